@@ -1,0 +1,1 @@
+"""The cold-machine signer: holds the Ethereum key and never imports network code."""

@@ -1,0 +1,1 @@
+"""STARK curve arithmetic and signatures, mirroring cairo-lang's starkware.crypto.signature API."""

@@ -1,0 +1,1 @@
+"""BC-UR: Bytewords, fountain-coded multi-part URs for the QR transport."""
