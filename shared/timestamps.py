@@ -1,0 +1,38 @@
+"""dYdX timestamps: ISO-8601 UTC with milliseconds and ``Z`` (JavaScript's Date.toISOString())."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from .errors import InputError
+
+_ISO_MS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+
+#: dYdX accepted a signed timestamp only within this many seconds of its own clock.
+SERVER_WINDOW_SECONDS = 30
+
+
+def iso_ms(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise InputError("timestamps must be timezone-aware")
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_iso_ms(text: str) -> datetime:
+    """Parse exactly the format dYdX signs; anything else (offsets, missing ms) is refused."""
+    if not isinstance(text, str) or not _ISO_MS.fullmatch(text):
+        raise InputError(f"timestamp must look like 2021-01-08T10:06:12.500Z, not {text[:40]!r}")
+    try:
+        return datetime.strptime(text[:-1] + "000", "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise InputError(f"timestamp {text!r} is not a real date and time") from exc
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def within_window(timestamp: datetime, server_now: datetime, window: float = SERVER_WINDOW_SECONDS) -> bool:
+    return abs(timestamp - server_now) <= timedelta(seconds=window)
