@@ -1,0 +1,123 @@
+"""The encrypted vault holding the derived secrets of every account (STARK private keys, API credentials).
+
+File layout: ``MAGIC`` ‖ header (canonical JSON) ‖ ``\\n`` ‖ AES-256-GCM ciphertext. The key comes from the
+passphrase through Argon2id (RFC 9106 second recommended profile: t=3, p=4, m=64 MiB); the *whole* header —
+format, KDF parameters, salt, nonce — is the associated data, so flipping any bit anywhere fails
+authentication. A fresh random salt and nonce are drawn for every write. Files are 0600 from creation and
+written atomically; reading refuses a vault that group or others may read.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dydx_airgap.shared.canonical_json import canonical_dumps, loads_strict
+from dydx_airgap.shared.errors import FormatError, InputError
+from dydx_airgap.shared.fsutil import read_secret_file, write_secret_file
+from dydx_airgap.shared.secret import Secret
+
+MAGIC = b"DYDX-AIRGAP-VAULT\n"
+FORMAT = "dydx-airgap-vault/1"
+KDF_DEFAULT = {"name": "argon2id", "iterations": 3, "lanes": 4, "memory_kib": 65536}
+# Bounds on what a header may ask for: enough to refuse a weakened vault and a denial-of-service one.
+_KDF_MIN = {"iterations": 1, "lanes": 1, "memory_kib": 65536}
+_KDF_MAX = {"iterations": 64, "lanes": 64, "memory_kib": 4 * 1024 * 1024}
+MAX_VAULT_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class VaultHeader:
+    kdf: dict[str, Any]
+    salt: bytes
+    nonce: bytes
+
+    def to_bytes(self) -> bytes:
+        return canonical_dumps(
+            {
+                "format": FORMAT,
+                "kdf": self.kdf,
+                "salt": self.salt.hex(),
+                "cipher": "aes-256-gcm",
+                "nonce": self.nonce.hex(),
+            }
+        )
+
+
+def _derive_key(passphrase: Secret[str], header: VaultHeader) -> bytes:
+    from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+    kdf = Argon2id(
+        salt=header.salt,
+        length=32,
+        iterations=header.kdf["iterations"],
+        lanes=header.kdf["lanes"],
+        memory_cost=header.kdf["memory_kib"],
+    )
+    return kdf.derive(passphrase.reveal().encode("utf-8"))
+
+
+def encrypt_vault(contents: dict[str, Any], passphrase: Secret[str]) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    header = VaultHeader(kdf=dict(KDF_DEFAULT), salt=os.urandom(16), nonce=os.urandom(12))
+    header_bytes = header.to_bytes()
+    plaintext = canonical_dumps(contents)
+    ciphertext = AESGCM(_derive_key(passphrase, header)).encrypt(header.nonce, plaintext, header_bytes)
+    return MAGIC + header_bytes + b"\n" + ciphertext
+
+
+def _parse_header(data: bytes) -> tuple[VaultHeader, bytes, bytes]:
+    if not data.startswith(MAGIC):
+        raise FormatError("not a dydx-airgap vault file")
+    rest = data[len(MAGIC) :]
+    end = rest.find(b"\n")
+    if end <= 0 or end > 4096:
+        raise FormatError("vault header is damaged")
+    header_bytes, ciphertext = rest[:end], rest[end + 1 :]
+    value = loads_strict(header_bytes, max_bytes=4096)
+    if not isinstance(value, dict) or set(value) != {"format", "kdf", "salt", "cipher", "nonce"}:
+        raise FormatError("vault header is damaged")
+    if value["format"] != FORMAT or value["cipher"] != "aes-256-gcm":
+        raise FormatError("vault format or cipher is not supported by this version")
+    kdf = value["kdf"]
+    if not isinstance(kdf, dict) or set(kdf) != set(KDF_DEFAULT) or kdf["name"] != "argon2id":
+        raise FormatError("vault key-derivation parameters are damaged")
+    for name, low in _KDF_MIN.items():
+        if not isinstance(kdf[name], int) or not low <= kdf[name] <= _KDF_MAX[name]:
+            raise FormatError(f"vault KDF parameter {name} is outside the accepted range")
+    try:
+        salt, nonce = bytes.fromhex(value["salt"]), bytes.fromhex(value["nonce"])
+    except (TypeError, ValueError) as exc:
+        raise FormatError("vault header is damaged") from exc
+    if len(salt) != 16 or len(nonce) != 12 or len(ciphertext) < 16:
+        raise FormatError("vault header is damaged")
+    header = VaultHeader(kdf=kdf, salt=salt, nonce=nonce)
+    if header.to_bytes() != header_bytes:
+        raise FormatError("vault header is not canonical: it was edited")
+    return header, header_bytes, ciphertext
+
+
+def decrypt_vault(data: bytes, passphrase: Secret[str]) -> dict[str, Any]:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    header, header_bytes, ciphertext = _parse_header(data)
+    try:
+        plaintext = AESGCM(_derive_key(passphrase, header)).decrypt(header.nonce, ciphertext, header_bytes)
+    except InvalidTag:
+        raise InputError("wrong vault passphrase, or the vault file was altered") from None
+    value = loads_strict(plaintext, max_bytes=MAX_VAULT_BYTES)
+    if not isinstance(value, dict):
+        raise FormatError("vault contents are damaged")
+    return value
+
+
+def write_vault(path: Path, contents: dict[str, Any], passphrase: Secret[str]) -> None:
+    write_secret_file(path, encrypt_vault(contents, passphrase))
+
+
+def read_vault(path: Path, passphrase: Secret[str]) -> dict[str, Any]:
+    return decrypt_vault(read_secret_file(path, cap=MAX_VAULT_BYTES), passphrase)

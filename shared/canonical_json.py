@@ -1,0 +1,104 @@
+"""Canonical JSON: one byte string per value, so one payload has exactly one digest.
+
+Encoding: sorted keys, no whitespace, UTF-8 (no ASCII escaping), integers only — floats are refused because
+their text form is not unique. Decoding is strict and *requires canonical input*: a BOM, duplicate keys, NaN,
+a float, trailing bytes, extra whitespace or another key order is an error rather than a second spelling
+of the same payload.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import FormatError
+
+MAX_DEPTH = 12
+MAX_INT_DIGITS = 80  # uint256 needs 78
+
+
+def _check(value: Any, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise FormatError("JSON nests too deeply")
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int):
+        if len(str(abs(value))) > MAX_INT_DIGITS:
+            raise FormatError("JSON integer is too large")
+        return
+    if isinstance(value, float):
+        raise FormatError("floats are not allowed in payloads (amounts are decimal strings)")
+    if isinstance(value, list):
+        for item in value:
+            _check(item, depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise FormatError("JSON object keys must be strings")
+            _check(item, depth + 1)
+        return
+    raise FormatError(f"value of type {type(value).__name__} cannot be encoded as payload JSON")
+
+
+def canonical_dumps(value: Any) -> bytes:
+    _check(value)
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.encode("utf-8")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise FormatError(f"duplicate JSON key {key[:40]!r}")
+        result[key] = value
+    return result
+
+
+def _no_float(text: str) -> Any:
+    raise FormatError("floats are not allowed in payloads (amounts are decimal strings)")
+
+
+def _no_constant(text: str) -> Any:
+    raise FormatError(f"{text} is not allowed in JSON payloads")
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise FormatError("JSON integer is too large")
+    return int(text)
+
+
+def loads_strict(data: bytes, *, max_bytes: int) -> Any:
+    """Parse JSON bytes strictly (no BOM, duplicates, floats, NaN) without requiring canonical form."""
+    if len(data) > max_bytes:
+        raise FormatError(f"JSON is {len(data)} bytes, more than the {max_bytes}-byte limit")
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise FormatError("JSON must not start with a byte-order mark")
+    try:
+        text = data.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise FormatError("JSON is not valid UTF-8") from exc
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_float=_no_float,
+            parse_int=_int,
+            parse_constant=_no_constant,
+        )
+    except RecursionError as exc:
+        raise FormatError("JSON nests too deeply") from exc
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"not valid JSON: {exc.msg} at byte {exc.pos}") from exc
+    _check(value)
+    return value
+
+
+def canonical_loads(data: bytes, *, max_bytes: int) -> Any:
+    """Parse canonical JSON bytes; input that is valid JSON but not canonical is refused."""
+    value = loads_strict(data, max_bytes=max_bytes)
+    if canonical_dumps(value) != data:
+        raise FormatError("JSON is not in canonical form (sorted keys, no spaces): it may have been edited")
+    return value

@@ -1,0 +1,139 @@
+"""Careful file I/O: atomic writes, secret-file permissions, and hardened reads of untrusted files.
+
+Writes go to a temporary file in the target directory, are flushed and fsynced, then ``os.replace``d over the
+target and the directory is fsynced: after a crash the path holds the complete old or the complete new
+content, never a mix. Secret files are created 0600 with O_EXCL (never chmod-after), whatever the umask.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from .errors import InputError
+
+#: Largest file we read from a USB stick or the relay (payloads are far smaller).
+DEFAULT_READ_CAP = 1 << 20
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> Path:
+    """Write ``data`` to ``path`` atomically with permission bits ``mode`` from the first byte on."""
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise InputError(f"cannot write {target}: directory {directory} does not exist")
+    tmp = directory / f".{target.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(tmp, flags, mode)
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {exc.strerror}") from exc
+    try:
+        os.fchmod(fd, mode)  # the umask may have removed bits we want; it can never add any
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write {target}: {exc.strerror}") from exc
+    _fsync_dir(directory)
+    return target
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, mode: int = 0o644) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"), mode)
+
+
+def write_secret_file(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Atomically write a secret: 0600 from creation."""
+    return atomic_write_bytes(path, data, 0o600)
+
+
+def make_secret_dir(path: str | os.PathLike[str]) -> Path:
+    """Create (or check) a directory that will hold secrets: 0700, owned by us."""
+    directory = Path(path)
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create directory {directory}: {exc.strerror}") from exc
+    st = directory.stat()
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(directory, 0o700)
+    return directory
+
+
+def read_untrusted_file(path: str | os.PathLike[str], cap: int = DEFAULT_READ_CAP) -> bytes:
+    """Read a regular file once into memory: no symlinks, no devices or FIFOs, no more than ``cap`` bytes.
+
+    The caller hashes and parses these bytes only, so what was checked is what gets used (no TOCTOU).
+    """
+    p = Path(path)
+    flags = (
+        os.O_RDONLY
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+        | getattr(os, "O_NONBLOCK", 0)
+    )
+    try:
+        fd = os.open(p, flags)
+    except FileNotFoundError as exc:
+        raise InputError(f"{p}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise InputError(f"{p} is a directory, not a file") from exc
+    except OSError as exc:
+        if p.is_symlink():
+            raise InputError(f"{p} is a symbolic link: refusing to follow it; pass the real file") from exc
+        raise InputError(f"cannot read {p}: {exc.strerror}") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{p} is not a regular file")
+        if st.st_size > cap:
+            raise InputError(f"{p} is {st.st_size} bytes, more than the {cap}-byte limit")
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > cap:
+                raise InputError(f"{p} is larger than the {cap}-byte limit")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_secret_file(path: str | os.PathLike[str], cap: int = DEFAULT_READ_CAP) -> bytes:
+    """Read a file holding a secret; refuse it, like ssh does, if group or others may read it."""
+    p = Path(path)
+    try:
+        st = p.lstat()
+    except FileNotFoundError as exc:
+        raise InputError(f"{p}: no such file") from exc
+    except OSError as exc:
+        raise InputError(f"cannot read {p}: {exc.strerror}") from exc
+    if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
+        raise InputError(
+            f"{p} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}): run 'chmod 600 {p}' first"
+        )
+    return read_untrusted_file(p, cap)

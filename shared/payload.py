@@ -1,0 +1,202 @@
+"""The one envelope for everything that crosses the air gap, in either direction.
+
+A payload is canonical JSON (see canonical_json.py) with a fixed set of envelope fields and a body whose
+shape depends on ``kind``. Unknown kinds, versions or fields are refused, so a newer or forged file cannot
+smuggle data past a reviewer. The SHA-256 of the canonical bytes is the payload's digest; its first four
+bytes, shown as ``xxxx-xxxx``, are the fingerprint both machines display for the operator to compare.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .address import parse_address, to_checksum_address
+from .canonical_json import canonical_dumps, canonical_loads
+from .errors import FormatError
+from .networks import NETWORKS
+from .timestamps import iso_ms, now_utc, parse_iso_ms
+
+FORMAT = "dydx-airgap/1"
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+ENVELOPE_FIELDS = frozenset(
+    {"format", "kind", "id", "network_id", "address", "created", "expires", "answers", "body"}
+)
+
+BodyValidator = Callable[[Mapping[str, Any]], None]
+_VALIDATORS: dict[str, BodyValidator] = {}
+_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def register_kind(kind: str, validator: BodyValidator) -> None:
+    """Declare a payload kind and the strict validator of its body (module import time only)."""
+    if kind in _VALIDATORS:
+        raise ValueError(f"payload kind {kind} registered twice")
+    _VALIDATORS[kind] = validator
+
+
+def known_kinds() -> tuple[str, ...]:
+    _load_kinds()
+    return tuple(sorted(_VALIDATORS))
+
+
+def _load_kinds() -> None:
+    from . import payload_kinds  # noqa: F401 - registers the kinds
+
+    return None
+
+
+def fingerprint_of(digest: bytes) -> str:
+    return f"{digest[:2].hex()}-{digest[2:4].hex()}"
+
+
+@dataclass(frozen=True)
+class Payload:
+    kind: str
+    id: str
+    network_id: int
+    address: str | None
+    created: str
+    expires: str | None
+    answers: str | None
+    body: Mapping[str, Any] = field(repr=False)
+
+    def envelope(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "kind": self.kind,
+            "id": self.id,
+            "network_id": self.network_id,
+            "address": self.address,
+            "created": self.created,
+            "expires": self.expires,
+            "answers": self.answers,
+            "body": dict(self.body),
+        }
+
+    def to_bytes(self) -> bytes:
+        data = canonical_dumps(self.envelope())
+        if len(data) > MAX_PAYLOAD_BYTES:
+            raise FormatError(f"payload is {len(data)} bytes, more than {MAX_PAYLOAD_BYTES}")
+        return data
+
+    @property
+    def digest(self) -> bytes:
+        return hashlib.sha256(self.to_bytes()).digest()
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint_of(self.digest)
+
+    def created_at(self) -> datetime:
+        return parse_iso_ms(self.created)
+
+    def expires_at(self) -> datetime | None:
+        return parse_iso_ms(self.expires) if self.expires else None
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        expiry = self.expires_at()
+        return expiry is not None and (now or now_utc()) > expiry
+
+    def summary(self) -> str:
+        """One line for the operator: kind, network, address, fingerprint."""
+        network = NETWORKS[self.network_id].name if self.network_id in NETWORKS else str(self.network_id)
+        return (
+            f"{self.kind} | network {network} ({self.network_id}) | "
+            f"address {self.address or '-'} | fingerprint {self.fingerprint}"
+        )
+
+
+def new_id() -> str:
+    return uuid.UUID(bytes=secrets.token_bytes(16), version=4).hex
+
+
+def new_payload(
+    kind: str,
+    network_id: int,
+    address: str | None,
+    body: Mapping[str, Any],
+    *,
+    expires_in: timedelta | None = None,
+    expires: datetime | None = None,
+    answers: str | None = None,
+    now: datetime | None = None,
+) -> Payload:
+    """Build and validate a payload; ``created`` is now (UTC, ms) unless given."""
+    created = now or now_utc()
+    if expires is None and expires_in is not None:
+        expires = created + expires_in
+    payload = Payload(
+        kind=kind,
+        id=new_id(),
+        network_id=network_id,
+        address=to_checksum_address(address) if address is not None else None,
+        created=iso_ms(created),
+        expires=iso_ms(expires) if expires is not None else None,
+        answers=answers,
+        body=dict(body),
+    )
+    return decode_payload(payload.to_bytes())  # one code path validates what we write and what we read
+
+
+def _require(cond: bool, message: str) -> None:
+    if not cond:
+        raise FormatError(message)
+
+
+def decode_payload(data: bytes) -> Payload:
+    """Strictly decode payload bytes (file contents or reassembled QR frames)."""
+    _load_kinds()
+    value = canonical_loads(data, max_bytes=MAX_PAYLOAD_BYTES)
+    _require(isinstance(value, dict), "a payload is a JSON object")
+    unknown = set(value) - ENVELOPE_FIELDS
+    _require(not unknown, f"payload has unknown field(s): {', '.join(sorted(unknown))[:80]}")
+    missing = ENVELOPE_FIELDS - set(value)
+    _require(not missing, f"payload lacks field(s): {', '.join(sorted(missing))}")
+    _require(
+        value["format"] == FORMAT, f"unsupported payload format {str(value['format'])[:40]!r}; need {FORMAT}"
+    )
+    kind = value["kind"]
+    _require(isinstance(kind, str) and kind in _VALIDATORS, f"unknown payload kind {str(kind)[:40]!r}")
+    _require(
+        isinstance(value["id"], str) and bool(_ID.fullmatch(value["id"])), "payload id must be 32 hex digits"
+    )
+    network_id = value["network_id"]
+    _require(
+        isinstance(network_id, int) and not isinstance(network_id, bool) and network_id in NETWORKS,
+        f"payload names unknown network {str(network_id)[:20]}",
+    )
+    address = value["address"]
+    if address is not None:
+        _require(isinstance(address, str), "payload address must be a string")
+        parse_address(address)
+        _require(address == to_checksum_address(address), "payload address must be in EIP-55 checksum case")
+    _require(isinstance(value["created"], str), "payload created must be a timestamp string")
+    created = parse_iso_ms(value["created"])
+    if value["expires"] is not None:
+        _require(isinstance(value["expires"], str), "payload expires must be a timestamp string or null")
+        _require(parse_iso_ms(value["expires"]) > created, "payload expires before it was created")
+    answers = value["answers"]
+    _require(
+        answers is None or (isinstance(answers, str) and bool(_ID.fullmatch(answers))),
+        "payload answers must be null or a payload id",
+    )
+    _require(isinstance(value["body"], dict), "payload body must be a JSON object")
+    _VALIDATORS[kind](value["body"])
+    return Payload(
+        kind=kind,
+        id=value["id"],
+        network_id=network_id,
+        address=address,
+        created=value["created"],
+        expires=value["expires"],
+        answers=answers,
+        body=value["body"],
+    )
