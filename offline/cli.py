@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 import click
+
 from dydx_airgap.shared import __version__
 from dydx_airgap.shared.cli_support import LazyGroup, run_cli
 from dydx_airgap.shared.errors import UsageError

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from dydx_airgap.shared.errors import InputError, UsageError, VerificationError
 from dydx_airgap.shared.fsutil import read_secret_file, write_secret_file
 from dydx_airgap.shared.networks import Network

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+
 from dydx_airgap.shared.errors import VerificationError
 
 

@@ -76,8 +76,7 @@ def decrypt_keystore_bytes(raw: bytes, password: Secret[str], path: Path) -> Sec
     if (
         not isinstance(data, dict)
         or data.get("version") != 3
-        or ("crypto" not in data
-        and "Crypto" not in data)
+        or ("crypto" not in data and "Crypto" not in data)
     ):
         raise InputError(f"{path} is not an Ethereum V3 keystore (version 3 JSON with a crypto section)")
     try:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+
 from dydx_airgap.shared.errors import InputError
 from dydx_airgap.shared.networks import Network, get_network
 

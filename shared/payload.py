@@ -19,7 +19,7 @@ from typing import Any
 
 from .address import parse_address, to_checksum_address
 from .canonical_json import canonical_dumps, canonical_loads
-from .errors import FormatError
+from .errors import FormatError, InputError
 from .networks import NETWORKS
 from .timestamps import iso_ms, now_utc, parse_iso_ms
 
@@ -153,6 +153,15 @@ def _require(cond: bool, message: str) -> None:
 
 def decode_payload(data: bytes) -> Payload:
     """Strictly decode payload bytes (file contents or reassembled QR frames)."""
+    try:
+        return _decode(data)
+    except FormatError:
+        raise
+    except InputError as exc:  # a bad address or timestamp inside a payload is a format error of it
+        raise FormatError(f"payload: {exc.message}") from None
+
+
+def _decode(data: bytes) -> Payload:
     _load_kinds()
     value = canonical_loads(data, max_bytes=MAX_PAYLOAD_BYTES)
     _require(isinstance(value, dict), "a payload is a JSON object")

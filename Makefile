@@ -1,0 +1,53 @@
+# dydx-airgap: `make demo` rehearses the two-machine flow; `make test` runs every check.
+# Both set up everything they need (system packages via .ci/sysdeps.sh, then .venv).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: all venv sysdeps lint typecheck contracts test demo bench crosscheck fuzz clean
+
+all: test
+
+sysdeps:
+	@bash .ci/sysdeps.sh
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+venv: sysdeps $(STAMP)
+
+# mypy sees the three folders under their installed names through a symlink tree.
+typecheck: $(STAMP)
+	@mkdir -p .typecheck/dydx_airgap
+	@for d in offline online shared; do ln -sfn ../../$$d .typecheck/dydx_airgap/$$d; done
+	MYPYPATH=.typecheck $(BIN)/mypy --namespace-packages -p dydx_airgap
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck contracts
+
+test: venv
+	$(MAKE) --no-print-directory lint
+	$(BIN)/pytest -q -p no:cacheprovider
+
+demo: venv
+	bash docs/demo.sh
+
+bench: venv
+	$(BIN)/python bench/run.py
+
+crosscheck: venv
+	bash tests/crosscheck/run.sh
+
+clean:
+	rm -rf $(VENV) .typecheck .mypy_cache .ruff_cache .pytest_cache demo-out

@@ -1,0 +1,103 @@
+"""The vault (Argon2id + AES-GCM) and careful file I/O: permissions, atomicity, untrusted reads."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from dydx_airgap.offline.vault import decrypt_vault, encrypt_vault, read_vault, write_vault
+from dydx_airgap.shared.errors import FormatError, InputError
+from dydx_airgap.shared.fsutil import (
+    atomic_write_bytes,
+    make_secret_dir,
+    read_secret_file,
+    read_untrusted_file,
+)
+from dydx_airgap.shared.secret import Secret
+
+CONTENTS = {"format": "x", "accounts": [{"stark_private_key": "0x" + "12" * 32}]}
+
+
+def test_vault_round_trip_and_fresh_randomness() -> None:
+    a = encrypt_vault(CONTENTS, Secret("correct horse"))
+    b = encrypt_vault(CONTENTS, Secret("correct horse"))
+    assert a != b  # fresh salt and nonce each time
+    assert decrypt_vault(a, Secret("correct horse")) == CONTENTS
+    assert b"12121212" not in a
+
+
+def test_wrong_passphrase_is_an_authenticated_failure() -> None:
+    data = encrypt_vault(CONTENTS, Secret("correct horse"))
+    for wrong in ("correct hors", "Correct horse", "correct horse "):
+        with pytest.raises(InputError, match="wrong vault passphrase"):
+            decrypt_vault(data, Secret(wrong))
+
+
+def test_every_tested_bit_flip_is_rejected() -> None:
+    data = encrypt_vault(CONTENTS, Secret("pw"))
+    # A spread of positions across magic, header and ciphertext; issue #8's check runs 10,000 flips.
+    positions = sorted({int(i * (len(data) * 8 - 1) / 199) for i in range(200)})
+    for bit in positions:
+        flipped = bytearray(data)
+        flipped[bit // 8] ^= 1 << (bit % 8)
+        with pytest.raises((InputError, FormatError)):
+            decrypt_vault(bytes(flipped), Secret("pw"))
+
+
+def test_secret_files_are_0600_from_creation_under_umask_000(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        d = make_secret_dir(tmp_path / "s")
+        write_vault(d / "v", CONTENTS, Secret("pw"))
+        public = atomic_write_bytes(tmp_path / "public.json", b"{}", 0o644)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(d.stat().st_mode) == 0o700
+    assert stat.S_IMODE((d / "v").stat().st_mode) == 0o600
+    assert stat.S_IMODE(public.stat().st_mode) == 0o644
+    assert read_vault(d / "v", Secret("pw")) == CONTENTS
+    assert [p.name for p in d.iterdir()] == ["v"]  # no temporary file left behind
+
+
+def test_readable_secret_file_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "v"
+    write_vault(p, CONTENTS, Secret("pw"))
+    os.chmod(p, 0o644)
+    with pytest.raises(InputError, match="chmod 600"):
+        read_secret_file(p)
+
+
+def test_untrusted_reads_refuse_links_devices_and_oversize(tmp_path: Path) -> None:
+    target = tmp_path / "t"
+    target.write_bytes(b"x" * 100)
+    link = tmp_path / "l"
+    link.symlink_to(target)
+    with pytest.raises(InputError, match="symbolic link"):
+        read_untrusted_file(link)
+    with pytest.raises(InputError, match="regular file"):
+        read_untrusted_file("/dev/null")
+    with pytest.raises(InputError, match="limit"):
+        read_untrusted_file(target, cap=99)
+    with pytest.raises(InputError, match="not a regular file"):
+        read_untrusted_file(tmp_path)
+    assert read_untrusted_file(target) == b"x" * 100
+
+
+def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
+    p = tmp_path / "f"
+    atomic_write_bytes(p, b"old" * 1000)
+    atomic_write_bytes(p, b"new")
+    assert p.read_bytes() == b"new"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["f"]
+
+
+def test_secret_repr_is_redacted() -> None:
+    s = Secret("hunter2-very-secret")
+    assert "hunter2" not in repr(s) and "hunter2" not in str(s) and "hunter2" not in f"{s}"
+    try:
+        raise ValueError(s)
+    except ValueError as exc:
+        assert "hunter2" not in str(exc)
