@@ -33,13 +33,16 @@ COMMANDS = {
         "dydx_airgap.offline.cmd_selftest:selftest",
         "Check the reference vectors through our code paths.",
     ),
+    "sign": (
+        "dydx_airgap.offline.cmd_sign:sign",
+        "Sign onboarding, API-key and recovery requests after review.",
+    ),
 }
 
 # Options that would put a secret on the command line, and where the secret belongs instead.
 _SECRET_OPTIONS = {
     "--password": "--password-file FILE or the prompt",
     "--private-key": "a keystore (--keystore FILE) or a mnemonic file",
-    "--key": "a keystore (--keystore FILE) or a mnemonic file",
     "--mnemonic": "--mnemonic-file FILE or --mnemonic-prompt",
     "--seed": "--mnemonic-file FILE or --mnemonic-prompt",
     "--passphrase": "--mnemonic-passphrase-file FILE",
@@ -67,7 +70,7 @@ def refuse_secrets_in_argv(args: list[str]) -> None:
             )
     words = [w for a in args for w in a.split() if _WORD.fullmatch(w)]
     if len(words) >= 12:
-        from eth_account.hdaccount import Mnemonic
+        from eth_account.hdaccount.mnemonic import Mnemonic
 
         wordlist = set(Mnemonic().wordlist)
         if sum(w in wordlist for w in words) >= 12:

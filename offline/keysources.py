@@ -95,7 +95,8 @@ def _normalise_mnemonic(text: str) -> str:
 
 
 def _mnemonic_seed(phrase: Secret[str], passphrase: Secret[str]) -> Secret[bytes]:
-    from eth_account.hdaccount import Mnemonic, seed_from_mnemonic
+    from eth_account.hdaccount import seed_from_mnemonic
+    from eth_account.hdaccount.mnemonic import Mnemonic
 
     words = _normalise_mnemonic(phrase.reveal())
     checker = Mnemonic()
@@ -159,7 +160,8 @@ def generate_key(password: Secret[str]) -> tuple[Secret[str], Secret[bytes], byt
     Returns the mnemonic (24 words), the private key at m/44'/60'/0'/0/0 and its keystore JSON (scrypt).
     """
     from eth_account import Account
-    from eth_account.hdaccount import Mnemonic, key_from_seed, seed_from_mnemonic
+    from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
+    from eth_account.hdaccount.mnemonic import Mnemonic
 
     phrase = Mnemonic().generate(num_words=24)
     raw = bytes(key_from_seed(seed_from_mnemonic(phrase, ""), DEFAULT_PATH_TEMPLATE.format(index=0)))

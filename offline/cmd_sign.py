@@ -1,0 +1,346 @@
+"""`sign onboarding`, `sign api-key create|delete`, `sign recovery`."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dydx_airgap.shared.errors import InputError, VerificationError
+from dydx_airgap.shared.fsutil import atomic_write_bytes, read_untrusted_file
+from dydx_airgap.shared.networks import Network
+from dydx_airgap.shared.payload import decode_payload
+from dydx_airgap.shared.verify import verify_eth_private_signature, verify_onboarding_signature
+
+from .clock import LOCAL_CLOCK, Clock, clock_from_time_payload
+from .evidence_log import append_entry
+from .hygiene import harden_process
+from .keysources import AccountKey, load_keys
+from .options import key_source_from, key_source_options, network_option
+from .review import confirm, render, show
+from .sign_requests import SignedRequest
+
+_file = click.Path(path_type=Path, dir_okay=False)
+DEFAULT_EVIDENCE_LOG = Path("dydx-evidence.jsonl")
+
+
+def common_sign_options(func: Any) -> Any:
+    for option in reversed(
+        [
+            click.option(
+                "--account",
+                default=0,
+                show_default=True,
+                type=click.IntRange(0, 2**31 - 1),
+                help="Account index (mnemonic: m/44'/60'/0'/0/<account>).",
+            ),
+            click.option("--out", type=_file, required=True, help="Where to write the signed payload."),
+            click.option("--yes", is_flag=True, help="Do not ask; recorded as scripted in the evidence log."),
+            click.option(
+                "--json", "as_json", is_flag=True, help="Print the result as JSON (review on stderr)."
+            ),
+            click.option(
+                "--evidence-log",
+                type=_file,
+                default=DEFAULT_EVIDENCE_LOG,
+                show_default=True,
+                help="Append-only, hash-chained record of every signature.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _load_one_key(kwargs: dict[str, Any], account: int) -> AccountKey:
+    harden_process()
+    return next(load_keys(key_source_from(kwargs), [account]))
+
+
+def _clock(clock_from: Path | None, network: Network) -> Clock:
+    return LOCAL_CLOCK if clock_from is None else clock_from_time_payload(clock_from, network.chain_id)
+
+
+def _verify_written(out: Path, request: SignedRequest) -> None:
+    """Read the file back and verify every signature in it, as the relay will."""
+    again = decode_payload(read_untrusted_file(out))
+    if again.to_bytes() != request.payload.to_bytes():
+        raise VerificationError(f"{out} does not read back as written")
+    body = again.body
+    assert again.address is not None
+    if again.kind == "onboarding-request":
+        verify_onboarding_signature(again.network_id, body["signature"], again.address)
+    else:
+        for rung in body["rungs"]:
+            verify_eth_private_signature(
+                again.network_id,
+                body["method"],
+                body["request_path"],
+                body["body"],
+                rung["timestamp"],
+                rung["signature"],
+                again.address,
+            )
+
+
+def finish(
+    request: SignedRequest, title: str, out: Path, yes: bool, as_json: bool, evidence_log: Path, account: int
+) -> None:
+    if out.exists():
+        raise InputError(f"{out} already exists: signed payloads are never overwritten; choose another --out")
+    show(render(title, request.rows, request.notes), to_stderr=as_json)
+    how = confirm(request.payload.fingerprint, yes)
+    p = request.payload
+    append_entry(
+        evidence_log,
+        "sign",
+        {
+            "kind": p.kind,
+            "payload_id": p.id,
+            "payload_sha256": p.digest.hex(),
+            "fingerprint": p.fingerprint,
+            "network_id": p.network_id,
+            "address": p.address,
+            "account": account,
+            "eip712_digests": request.eip712_digests,
+            "confirmation": how,
+            "file": out.name,
+        },
+    )
+    atomic_write_bytes(out, p.to_bytes())
+    _verify_written(out, request)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "kind": p.kind,
+                    "id": p.id,
+                    "fingerprint": p.fingerprint,
+                    "file": str(out),
+                    "expires": p.expires,
+                }
+            )
+        )
+    else:
+        click.echo(f"signed {p.kind} -> {out}  fingerprint {p.fingerprint}  (valid until {p.expires})")
+
+
+@click.group()
+def sign() -> None:
+    """Sign a dYdX request after a review built from the request itself."""
+
+
+@sign.command()
+@key_source_options
+@network_option
+@common_sign_options
+@click.option("--referral", help="Affiliate link code (sent, not signed).")
+@click.option("--country", help="ISO 3166-1 alpha-2 country code (sent, not signed).")
+@click.option(
+    "--valid-hours",
+    default=24.0,
+    show_default=True,
+    type=click.FloatRange(0.01, 24 * 30),
+    help="How long the relay may submit it.",
+)
+@click.option("--clock-from", type=_file, help="A `time` payload from the relay, to correct this clock.")
+def onboarding(
+    network: Network,
+    account: int,
+    out: Path,
+    yes: bool,
+    as_json: bool,
+    evidence_log: Path,
+    referral: str | None,
+    country: str | None,
+    valid_hours: float,
+    clock_from: Path | None,
+    **kwargs: Any,
+) -> None:
+    """POST /v3/onboarding: register the STARK key with dYdX (signature "dYdX Onboarding").
+
+    WARNING: this signature is also the seed of the default API credentials; whoever holds it can
+    compute them.
+    """
+    from .sign_requests import build_onboarding_request
+    from .signer import derive_account
+
+    clock = _clock(clock_from, network)
+    key = _load_one_key(kwargs, account)
+    derived = derive_account(key.key, network.chain_id)
+    request = build_onboarding_request(
+        network, account, derived, referral, country, timedelta(hours=valid_hours), clock
+    )
+    finish(request, "dYdX onboarding request", out, yes, as_json, evidence_log, account)
+
+
+def _ladder_options(func: Any) -> Any:
+    for option in reversed(
+        [
+            click.option(
+                "--ladder-minutes",
+                default=10.0,
+                show_default=True,
+                type=float,
+                help="Sign rungs covering this many minutes from now (0: one rung).",
+            ),
+            click.option(
+                "--ladder-step", default=20, show_default=True, type=int, help="Seconds between rungs."
+            ),
+            click.option(
+                "--start-in",
+                default=0.0,
+                show_default=True,
+                type=float,
+                help="Seconds from now (API clock) to the first rung.",
+            ),
+            click.option(
+                "--clock-from", type=_file, help="A `time` payload from the relay, to correct this clock."
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _sign_eth_private(
+    action: str,
+    api_key: str | None,
+    network: Network,
+    account: int,
+    out: Path,
+    yes: bool,
+    as_json: bool,
+    evidence_log: Path,
+    ladder_minutes: float,
+    ladder_step: int,
+    start_in: float,
+    clock_from: Path | None,
+    kwargs: dict[str, Any],
+) -> None:
+    from .sign_requests import build_eth_private_request, eth_private_request_path, ladder_timestamps
+
+    eth_private_request_path(action, api_key)  # validate before asking for any secret
+    clock = _clock(clock_from, network)
+    timestamps = ladder_timestamps(clock, ladder_minutes, ladder_step, start_in)
+    key = _load_one_key(kwargs, account)
+    request = build_eth_private_request(network, key.key, action, api_key, timestamps, clock)
+    finish(request, f"dYdX {action} request", out, yes, as_json, evidence_log, account)
+
+
+@sign.group("api-key")
+def api_key() -> None:
+    """Create or delete a dYdX API key (Ethereum-key authenticated)."""
+
+
+@api_key.command("create")
+@key_source_options
+@network_option
+@common_sign_options
+@_ladder_options
+def api_key_create(
+    network: Network,
+    account: int,
+    out: Path,
+    yes: bool,
+    as_json: bool,
+    evidence_log: Path,
+    ladder_minutes: float,
+    ladder_step: int,
+    start_in: float,
+    clock_from: Path | None,
+    **kwargs: Any,
+) -> None:
+    """POST /v3/api-keys, signed as a ladder of timestamps."""
+    _sign_eth_private(
+        "api-key-create",
+        None,
+        network,
+        account,
+        out,
+        yes,
+        as_json,
+        evidence_log,
+        ladder_minutes,
+        ladder_step,
+        start_in,
+        clock_from,
+        kwargs,
+    )
+
+
+@api_key.command("delete")
+@key_source_options
+@network_option
+@common_sign_options
+@_ladder_options
+@click.option("--key", "api_key_id", required=True, help="The API key id (UUID) to delete.")
+def api_key_delete(
+    network: Network,
+    account: int,
+    out: Path,
+    yes: bool,
+    as_json: bool,
+    evidence_log: Path,
+    ladder_minutes: float,
+    ladder_step: int,
+    start_in: float,
+    clock_from: Path | None,
+    api_key_id: str,
+    **kwargs: Any,
+) -> None:
+    """DELETE /v3/api-keys?apiKey=<id>, signed as a ladder of timestamps."""
+    _sign_eth_private(
+        "api-key-delete",
+        api_key_id.strip().lower(),
+        network,
+        account,
+        out,
+        yes,
+        as_json,
+        evidence_log,
+        ladder_minutes,
+        ladder_step,
+        start_in,
+        clock_from,
+        kwargs,
+    )
+
+
+@sign.command("recovery")
+@key_source_options
+@network_option
+@common_sign_options
+@_ladder_options
+def recovery(
+    network: Network,
+    account: int,
+    out: Path,
+    yes: bool,
+    as_json: bool,
+    evidence_log: Path,
+    ladder_minutes: float,
+    ladder_step: int,
+    start_in: float,
+    clock_from: Path | None,
+    **kwargs: Any,
+) -> None:
+    """GET /v3/recovery (what an L1 forced exit needs), signed as a ladder of timestamps."""
+    _sign_eth_private(
+        "recovery",
+        None,
+        network,
+        account,
+        out,
+        yes,
+        as_json,
+        evidence_log,
+        ladder_minutes,
+        ladder_step,
+        start_in,
+        clock_from,
+        kwargs,
+    )
