@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all venv sysdeps lint typecheck contracts test demo bench crosscheck fuzz clean
+.PHONY: all venv sysdeps lint typecheck contracts test demo bench crosscheck crosscheck-freeze fuzz clean
 
 all: test
 
@@ -46,8 +46,20 @@ demo: venv
 bench: venv
 	$(BIN)/python bench/run.py
 
-crosscheck: venv
-	bash tests/crosscheck/run.sh
+# cairo-lang pins old dependencies, so it lives in its own venv; the frozen cases run in `make test`.
+CROSSCHECK_VENV ?= .venv-crosscheck
+$(CROSSCHECK_VENV)/.installed: tests/crosscheck/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(CROSSCHECK_VENV)
+	$(CROSSCHECK_VENV)/bin/pip install -q -r tests/crosscheck/requirements.txt
+	$(CROSSCHECK_VENV)/bin/pip install -q --no-deps -e .
+	@touch $@
+
+crosscheck: sysdeps $(CROSSCHECK_VENV)/.installed
+	$(CROSSCHECK_VENV)/bin/python tests/crosscheck/cairo_crosscheck.py --timing
+
+crosscheck-freeze: sysdeps $(CROSSCHECK_VENV)/.installed
+	$(CROSSCHECK_VENV)/bin/python tests/crosscheck/cairo_crosscheck.py --seed 1d7094031543e0b72d667860c2e8476b \
+		--freeze tests/data/stark_cases.json
 
 clean:
 	rm -rf $(VENV) .typecheck .mypy_cache .ruff_cache .pytest_cache demo-out
