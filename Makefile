@@ -17,19 +17,22 @@ sysdeps:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,rehearsal]'
 	@touch $@
 
 venv: sysdeps $(STAMP)
 
-# mypy sees the three folders under their installed names through a symlink tree.
-typecheck: $(STAMP)
+# mypy and import-linter see the three folders under their installed names through a symlink tree
+# (neither can follow setuptools' editable-install finder).
+.typecheck/dydx_airgap:
 	@mkdir -p .typecheck/dydx_airgap
 	@for d in offline online shared; do ln -sfn ../../$$d .typecheck/dydx_airgap/$$d; done
+
+typecheck: $(STAMP) .typecheck/dydx_airgap
 	MYPYPATH=.typecheck $(BIN)/mypy --namespace-packages -p dydx_airgap
 
-contracts: $(STAMP)
-	$(BIN)/lint-imports
+contracts: $(STAMP) .typecheck/dydx_airgap
+	PYTHONPATH=.typecheck $(BIN)/lint-imports
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
