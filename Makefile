@@ -7,17 +7,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all venv sysdeps lint typecheck contracts test demo bench crosscheck crosscheck-freeze fuzz clean
+.PHONY: all venv sysdeps lint typecheck contracts test demo bench crosscheck crosscheck-freeze fuzz lock clean
 
 all: test
 
 sysdeps:
 	@bash .ci/sysdeps.sh
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml offline/data/lock.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,rehearsal]'
+	$(BIN)/pip install -q -e '.[test,rehearsal]' -c offline/data/lock.txt
 	@touch $@
 
 venv: sysdeps $(STAMP)
@@ -63,6 +63,10 @@ crosscheck: sysdeps $(CROSSCHECK_VENV)/.installed
 crosscheck-freeze: sysdeps $(CROSSCHECK_VENV)/.installed
 	$(CROSSCHECK_VENV)/bin/python tests/crosscheck/cairo_crosscheck.py --seed 1d7094031543e0b72d667860c2e8476b \
 		--freeze tests/data/stark_cases.json
+
+# Refresh the pinned runtime versions (after changing dependencies) from the current .venv.
+lock: $(STAMP)
+	$(BIN)/python .ci/make_lock.py > offline/data/lock.txt
 
 clean:
 	rm -rf $(VENV) .typecheck .mypy_cache .ruff_cache .pytest_cache demo-out

@@ -37,6 +37,10 @@ COMMANDS = {
         "dydx_airgap.offline.cmd_sign:sign",
         "Sign onboarding, API-key and recovery requests after review.",
     ),
+    "doctor": (
+        "dydx_airgap.offline.cmd_doctor:doctor",
+        "Check that this machine is fit to be the cold machine.",
+    ),
 }
 
 # Options that would put a secret on the command line, and where the secret belongs instead.
