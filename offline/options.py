@@ -61,5 +61,5 @@ def network_option(func: F) -> F:
         "--network",
         required=True,
         callback=_network,
-        help="Chain id or name: 1 (mainnet), 3 (ropsten), 5 (goerli), 11155111 (sepolia).",
+        help="Chain id or name: 1 mainnet, 3 ropsten, 5 goerli, 11155111 sepolia, 31337 local (rehearsal).",
     )(func)

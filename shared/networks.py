@@ -1,7 +1,8 @@
 """The dYdX v3 networks: chain ids, API hosts and the L1 contracts (spec dydx-v3.md §2 and §7.1).
 
 The chain id doubles as the EIP-712 ``chainId`` and as dYdX's ``network_id``. Goerli and Ropsten are kept
-although dYdX retired them: accounts created there still derive their keys from those chain ids.
+although dYdX retired them: accounts created there still derive their keys from those chain ids. Chain id
+31337 is our local rehearsal network (local API + local chain), never a dYdX one.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from .errors import InputError
 
 USDC_DECIMALS = 6
+#: Chain id of the local rehearsal chain (the usual id of local development chains).
+LOCAL_REHEARSAL_CHAIN_ID = 31337
 
 
 @dataclass(frozen=True)
@@ -21,14 +24,16 @@ class Network:
     stark_perpetual: str
     usdc: str
     collateral_asset_id: int
-    fact_registry: str
-    proxy_deposit: str
+    fact_registry: str | None
+    proxy_deposit: str | None
     testnet: bool
+    rehearsal: bool = False
 
     @property
     def label(self) -> str:
         """What a review screen shows: name and chain id together, never one without the other."""
-        return f"{self.name} (chain id {self.chain_id})"
+        suffix = " — LOCAL REHEARSAL, not a dYdX network" if self.rehearsal else ""
+        return f"{self.name} (chain id {self.chain_id}){suffix}"
 
 
 NETWORKS: dict[int, Network] = {
@@ -78,10 +83,25 @@ NETWORKS: dict[int, Network] = {
             proxy_deposit="0x69ebf65bfCa20E45E19a1Ae5c69BAfAF536192f2",
             testnet=True,
         ),
+        # The local rehearsal chain (online/chain): a py-evm node whose stand-in contracts are deployed by a
+        # public, worthless deployer key at nonces 0 and 1, so their addresses are the same on every start
+        # and the cold side can check them from this table like any other network's.
+        Network(
+            chain_id=LOCAL_REHEARSAL_CHAIN_ID,
+            name="Local rehearsal",
+            api_host="http://127.0.0.1",
+            stark_perpetual="0x4877B9660F233423Bc09336976d2CAc779097188",
+            usdc="0x05deCAe9Ec891575f8344a78809C59b5E09AF906",
+            collateral_asset_id=0x03E960A060FE70E712753299C70471688D5FA63E144FCF5056E747B6FAFDD9FA,
+            fact_registry=None,
+            proxy_deposit=None,
+            testnet=True,
+            rehearsal=True,
+        ),
     )
 }
 
-_ALIASES = {"mainnet": 1, "ropsten": 3, "goerli": 5, "sepolia": 11155111}
+_ALIASES = {"mainnet": 1, "ropsten": 3, "goerli": 5, "sepolia": 11155111, "local": LOCAL_REHEARSAL_CHAIN_ID}
 
 
 def get_network(value: int | str) -> Network:
