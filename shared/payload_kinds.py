@@ -181,3 +181,75 @@ register_kind("public-key", _public_key)
 register_kind("onboarding-request", _onboarding_request)
 register_kind("eth-private-request", _eth_private_request)
 register_kind("time", _time)
+
+
+# --- tx-request (relay -> cold): an unsigned EIP-1559 transaction and the public facts behind it ---------
+
+HEX_DATA = re.compile(r"0x(?:[0-9a-f]{2}){0,4096}")
+ADDRESS_TEXT = re.compile(r"0x[0-9a-fA-F]{40}")
+DECIMAL_AMOUNT = re.compile(r"(0|[1-9]\d{0,15})(\.\d{1,6})?")
+TX_ACTIONS = ("register", "approve", "deposit")
+
+
+def _transaction(where: str, value: Any) -> None:
+    if not isinstance(value, dict):
+        _fail(f"{where} must be an object")
+    _fields(
+        value,
+        where,
+        {
+            "chain_id": integer(1, 2**63),
+            "nonce": integer(0, 2**63),
+            "max_priority_fee_per_gas": integer(0, 2**128),
+            "max_fee_per_gas": integer(0, 2**128),
+            "gas_limit": integer(21000, 30_000_000),
+            "to": string(ADDRESS_TEXT),
+            "value": integer(0, 2**256 - 1),
+            "data": string(HEX_DATA, max_len=8194),
+        },
+    )
+
+
+def _tx_context(where: str, value: Any) -> None:
+    if not isinstance(value, dict):
+        _fail(f"{where} must be an object")
+    _fields(
+        value,
+        where,
+        {
+            "stark_public_key": string(HEX64),
+            "position_id": optional(string(re.compile(r"\d{1,20}"))),
+            "amount": optional(string(DECIMAL_AMOUNT)),
+            "base_fee_per_gas": integer(0, 2**128),
+            "gas_estimate": integer(0, 30_000_000),
+            "rpc": string(max_len=200),
+        },
+    )
+
+
+def _tx_request(body: Mapping[str, Any]) -> None:
+    _fields(
+        body,
+        "tx-request",
+        {"action": one_of(*TX_ACTIONS), "transaction": _transaction, "context": _tx_context},
+    )
+
+
+# --- signed-tx (cold -> relay): the raw signed transaction answering one tx-request -----------------------
+
+
+def _signed_tx(body: Mapping[str, Any]) -> None:
+    _fields(
+        body,
+        "signed-tx",
+        {
+            "action": one_of(*TX_ACTIONS),
+            "raw": string(HEX_DATA, max_len=8194 + 400),
+            "tx_hash": string(HEX64),
+            "request_sha256": string(re.compile(r"[0-9a-f]{64}")),
+        },
+    )
+
+
+register_kind("tx-request", _tx_request)
+register_kind("signed-tx", _signed_tx)
