@@ -35,7 +35,7 @@ COMMANDS = {
     ),
     "sign": (
         "dydx_airgap.offline.cmd_sign:sign",
-        "Sign onboarding, API-key and recovery requests after review.",
+        "Sign onboarding, API-key, recovery requests and transactions after review.",
     ),
     "doctor": (
         "dydx_airgap.offline.cmd_doctor:doctor",

@@ -10,9 +10,10 @@ from typing import Any
 import click
 
 from dydx_airgap.shared.errors import InputError, VerificationError
+from dydx_airgap.shared.eth_tx import decode_signed_transaction
 from dydx_airgap.shared.fsutil import atomic_write_bytes, read_untrusted_file
 from dydx_airgap.shared.networks import Network
-from dydx_airgap.shared.payload import decode_payload
+from dydx_airgap.shared.payload import Payload, decode_payload
 from dydx_airgap.shared.verify import verify_eth_private_signature, verify_onboarding_signature
 
 from .clock import LOCAL_CLOCK, Clock, clock_from_time_payload
@@ -64,36 +65,47 @@ def _clock(clock_from: Path | None, network: Network) -> Clock:
     return LOCAL_CLOCK if clock_from is None else clock_from_time_payload(clock_from, network.chain_id)
 
 
-def _verify_written(out: Path, request: SignedRequest) -> None:
-    """Read the file back and verify every signature in it, as the relay will."""
-    again = decode_payload(read_untrusted_file(out))
-    if again.to_bytes() != request.payload.to_bytes():
-        raise VerificationError(f"{out} does not read back as written")
-    body = again.body
-    assert again.address is not None
-    if again.kind == "onboarding-request":
-        verify_onboarding_signature(again.network_id, body["signature"], again.address)
-    else:
+def _verify_signatures(payload: Payload) -> None:
+    """Verify every signature in a payload we wrote, as the relay will."""
+    body = payload.body
+    assert payload.address is not None
+    if payload.kind == "onboarding-request":
+        verify_onboarding_signature(payload.network_id, body["signature"], payload.address)
+    elif payload.kind == "eth-private-request":
         for rung in body["rungs"]:
             verify_eth_private_signature(
-                again.network_id,
+                payload.network_id,
                 body["method"],
                 body["request_path"],
                 body["body"],
                 rung["timestamp"],
                 rung["signature"],
-                again.address,
+                payload.address,
             )
+    elif payload.kind == "signed-tx":
+        signed = decode_signed_transaction(bytes.fromhex(body["raw"][2:]))
+        if signed.sender_address != payload.address or "0x" + signed.tx_hash.hex() != body["tx_hash"]:
+            raise VerificationError("the signed transaction does not recover to this key")
+    else:
+        raise VerificationError(f"cannot verify a {payload.kind} payload")
 
 
 def finish(
-    request: SignedRequest, title: str, out: Path, yes: bool, as_json: bool, evidence_log: Path, account: int
+    request: SignedRequest,
+    title: str,
+    out: Path,
+    yes: bool,
+    as_json: bool,
+    evidence_log: Path,
+    account: int,
+    extra_log: dict[str, Any] | None = None,
 ) -> None:
     if out.exists():
         raise InputError(f"{out} already exists: signed payloads are never overwritten; choose another --out")
-    show(render(title, request.rows, request.notes), to_stderr=as_json)
-    how = confirm(request.payload.fingerprint, yes)
     p = request.payload
+    _verify_signatures(p)  # before anyone is asked to confirm: the bytes we would release are sound
+    show(render(title, request.rows, request.notes), to_stderr=as_json)
+    how = confirm(p.fingerprint, yes)
     append_entry(
         evidence_log,
         "sign",
@@ -108,10 +120,14 @@ def finish(
             "eip712_digests": request.eip712_digests,
             "confirmation": how,
             "file": out.name,
+            **(extra_log or {}),
         },
     )
     atomic_write_bytes(out, p.to_bytes())
-    _verify_written(out, request)
+    again = decode_payload(read_untrusted_file(out))
+    if again.to_bytes() != p.to_bytes():
+        raise VerificationError(f"{out} does not read back as written")
+    _verify_signatures(again)
     if as_json:
         click.echo(
             json.dumps(
@@ -125,7 +141,8 @@ def finish(
             )
         )
     else:
-        click.echo(f"signed {p.kind} -> {out}  fingerprint {p.fingerprint}  (valid until {p.expires})")
+        valid = f"  (valid until {p.expires})" if p.expires else ""
+        click.echo(f"signed {p.kind} -> {out}  fingerprint {p.fingerprint}{valid}")
 
 
 @click.group()
@@ -343,4 +360,70 @@ def recovery(
         start_in,
         clock_from,
         kwargs,
+    )
+
+
+@sign.command("tx")
+@click.argument("request_file", type=_file)
+@key_source_options
+@network_option
+@common_sign_options
+@click.option(
+    "--max-fee-gwei",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(0, 100_000),
+    help="Refuse a max fee per gas above this.",
+)
+@click.option(
+    "--max-cost-eth",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(0, 1000),
+    help="Refuse a maximum total cost (gas limit x max fee) above this.",
+)
+@click.option("--allow-unlimited-approve", is_flag=True, help="Accept an unlimited USDC allowance.")
+def sign_tx(
+    request_file: Path,
+    network: Network,
+    account: int,
+    out: Path,
+    yes: bool,
+    as_json: bool,
+    evidence_log: Path,
+    max_fee_gwei: float,
+    max_cost_eth: float,
+    allow_unlimited_approve: bool,
+    **kwargs: Any,
+) -> None:
+    """Sign a register / approve / deposit transaction the relay prepared (a tx-request payload)."""
+    from decimal import Decimal
+
+    from .sign_tx import ETH, GWEI, TxPolicy, review_tx_request, signed_tx_payload
+
+    request = decode_payload(read_untrusted_file(request_file))
+    policy = TxPolicy(
+        max_fee_per_gas_wei=int(Decimal(str(max_fee_gwei)) * GWEI),
+        max_cost_wei=int(Decimal(str(max_cost_eth)) * ETH),
+        allow_unlimited_approve=allow_unlimited_approve,
+    )
+    key = _load_one_key(kwargs, account)
+    reviewed = review_tx_request(request, network, key.key, policy)
+    signed = key.key.sign_transaction(reviewed.transaction)
+    payload = signed_tx_payload(request, signed, request.body["action"])
+    rows = [
+        ("request", f"{request.kind} {request.id} (fingerprint {request.fingerprint})"),
+        *reviewed.rows,
+        ("transaction hash", payload.body["tx_hash"]),
+        ("fingerprint", payload.fingerprint),
+    ]
+    finish(
+        SignedRequest(payload, [], rows, reviewed.notes),
+        f"{request.body['action']} transaction",
+        out,
+        yes,
+        as_json,
+        evidence_log,
+        account,
+        {"tx_hash": payload.body["tx_hash"], "request_sha256": request.digest.hex()},
     )

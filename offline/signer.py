@@ -29,6 +29,7 @@ from dydx_airgap.shared.eip712 import (
     personal_sign_text,
 )
 from dydx_airgap.shared.errors import InputError
+from dydx_airgap.shared.eth_tx import Eip1559Transaction, SignedEip1559Transaction
 from dydx_airgap.shared.secret import Secret
 from dydx_airgap.shared.typed_signature import SignatureType, TypedSignature
 
@@ -63,6 +64,15 @@ class ColdKey:
 
     def _typed(self, message_hash: bytes, sig_type: SignatureType) -> TypedSignature:
         return TypedSignature.from_bytes(self._sign(message_hash) + bytes([sig_type]))
+
+    def sign_transaction(self, transaction: Eip1559Transaction) -> SignedEip1559Transaction:
+        """Sign an EIP-1559 transaction. Its signing hash starts from the 0x02 type byte, so it can never be
+        an EIP-712 (0x1901) or EIP-191 (0x19) digest: this is not a path to a derivation signature."""
+        compact = self._key.sign_recoverable(transaction.signing_hash(), hasher=None)
+        signed = transaction.with_signature(compact)
+        if signed.sender_address != self.address:
+            raise InputError("internal check failed: the signed transaction does not recover to this key")
+        return signed
 
     def sign_eth_private_action(
         self, chain_id: int, method: str, request_path: str, body: str, timestamp: str
