@@ -74,6 +74,15 @@ class ColdKey:
             raise InputError("internal check failed: the signed transaction does not recover to this key")
         return signed
 
+    def sign_evidence_manifest(self, chain_id: int, manifest_sha256: bytes) -> TypedSignature:
+        """EIP-191 personal_sign of the fixed, domain-separated evidence text (shared/evidence_message.py);
+        returned as r ‖ s ‖ v ‖ 03. Only a 32-byte manifest digest goes in, never caller text."""
+        from dydx_airgap.shared.evidence_message import manifest_message_hash
+
+        return self._typed(
+            manifest_message_hash(chain_id, self.address, manifest_sha256), SignatureType.PERSONAL
+        )
+
     def sign_eth_private_action(
         self, chain_id: int, method: str, request_path: str, body: str, timestamp: str
     ) -> TypedSignature:
