@@ -1,8 +1,8 @@
 """The one envelope for everything that crosses the air gap, in either direction.
 
-A payload is canonical JSON (see canonical_json.py) with a fixed set of envelope fields and a body whose
-shape depends on ``kind``. Unknown kinds, versions or fields are refused, so a newer or forged file cannot
-smuggle data past a reviewer. The SHA-256 of the canonical bytes is the payload's digest; its first four
+A payload is canonical JSON (see canonical_json.py) with a fixed set of envelope fields, a body whose shape
+depends on ``kind``, and a ``seal`` (SHA-256 of everything else) that turns any alteration into an error.
+Unknown kinds, versions or fields are refused, so a newer or forged file cannot smuggle data past a reviewer. The SHA-256 of the canonical bytes is the payload's digest; its first four
 bytes, shown as ``xxxx-xxxx``, are the fingerprint both machines display for the operator to compare.
 """
 
@@ -27,7 +27,7 @@ FORMAT = "dydx-airgap/1"
 MAX_PAYLOAD_BYTES = 64 * 1024
 
 ENVELOPE_FIELDS = frozenset(
-    {"format", "kind", "id", "network_id", "address", "created", "expires", "answers", "body"}
+    {"format", "kind", "id", "network_id", "address", "created", "expires", "answers", "body", "seal"}
 )
 
 BodyValidator = Callable[[Mapping[str, Any]], None]
@@ -53,6 +53,12 @@ def _load_kinds() -> None:
     return None
 
 
+def seal_of(unsealed: dict[str, Any]) -> str:
+    """SHA-256 of the envelope without its seal: any change to a stored or transferred payload — a flipped bit
+    in an unsigned field such as ``id`` or ``created`` included — makes decoding fail, not silently differ."""
+    return hashlib.sha256(canonical_dumps(unsealed)).hexdigest()
+
+
 def fingerprint_of(digest: bytes) -> str:
     return f"{digest[:2].hex()}-{digest[2:4].hex()}"
 
@@ -69,6 +75,10 @@ class Payload:
     body: Mapping[str, Any] = field(repr=False)
 
     def envelope(self) -> dict[str, Any]:
+        unsealed = self._unsealed()
+        return {**unsealed, "seal": seal_of(unsealed)}
+
+    def _unsealed(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "kind": self.kind,
@@ -199,6 +209,11 @@ def _decode(data: bytes) -> Payload:
     )
     _require(isinstance(value["body"], dict), "payload body must be a JSON object")
     _VALIDATORS[kind](value["body"])
+    unsealed = {k: v for k, v in value.items() if k != "seal"}
+    _require(
+        value["seal"] == seal_of(unsealed),
+        "payload seal does not match its contents: it was altered or damaged",
+    )
     return Payload(
         kind=kind,
         id=value["id"],
