@@ -2,8 +2,9 @@
 
 A payload is canonical JSON (see canonical_json.py) with a fixed set of envelope fields, a body whose shape
 depends on ``kind``, and a ``seal`` (SHA-256 of everything else) that turns any alteration into an error.
-Unknown kinds, versions or fields are refused, so a newer or forged file cannot smuggle data past a reviewer. The SHA-256 of the canonical bytes is the payload's digest; its first four
-bytes, shown as ``xxxx-xxxx``, are the fingerprint both machines display for the operator to compare.
+Unknown kinds, versions or fields are refused, so a newer or forged file cannot smuggle data past a
+reviewer. The SHA-256 of the canonical bytes is the payload's digest; its first four bytes, shown as
+``xxxx-xxxx``, are the fingerprint both machines display for the operator to compare.
 """
 
 from __future__ import annotations
