@@ -7,6 +7,7 @@ content, never a mix. Secret files are created 0600 with O_EXCL (never chmod-aft
 
 from __future__ import annotations
 
+import glob
 import os
 import stat
 from pathlib import Path
@@ -25,12 +26,30 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _remove_stale_temporaries(directory: Path, name: str) -> None:
+    """Delete temporaries a killed writer left for this target (their pid is in the name and is gone)."""
+    for leftover in directory.glob(f".{glob.escape(name)}.*.tmp"):
+        parts = leftover.name[len(name) + 2 : -4].split(".")
+        if len(parts) != 2 or not parts[0].isdigit():
+            continue
+        pid = int(parts[0])
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            leftover.unlink(missing_ok=True)
+        except PermissionError:
+            continue
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> Path:
     """Write ``data`` to ``path`` atomically with permission bits ``mode`` from the first byte on."""
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise InputError(f"cannot write {target}: directory {directory} does not exist")
+    _remove_stale_temporaries(directory, target.name)
     tmp = directory / f".{target.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:

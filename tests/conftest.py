@@ -96,3 +96,23 @@ def keystore(secrets_dir: Path) -> tuple[Path, Path, str]:
     write_secret(ks, json.dumps(data))
     pw = write_secret(secrets_dir / "pw", "pass-word-1")
     return ks, pw, v["ethereum_address"]
+
+
+_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def figure():
+    """Record a measured figure; all of them are printed at the end of the run (the checks' numbers)."""
+
+    def record(text: str) -> None:
+        _FIGURES.append(text)
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if _FIGURES:
+        terminalreporter.section("figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
