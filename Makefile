@@ -17,7 +17,7 @@ sysdeps:
 $(STAMP): pyproject.toml offline/data/lock.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,rehearsal]' -c offline/data/lock.txt
+	$(BIN)/pip install -q -e '.[test,rehearsal,camera]' -c offline/data/lock.txt
 	@touch $@
 
 venv: sysdeps $(STAMP)
