@@ -41,6 +41,14 @@ COMMANDS = {
         "dydx_airgap.offline.cmd_doctor:doctor",
         "Check that this machine is fit to be the cold machine.",
     ),
+    "export": (
+        "dydx_airgap.offline.cmd_transfer:export",
+        "Show a payload as QR frames (PNG files, HTML page, terminal).",
+    ),
+    "import": (
+        "dydx_airgap.offline.cmd_transfer:import_",
+        "Read a relay payload (time, tx-request) from QR images or a file.",
+    ),
 }
 
 # Options that would put a secret on the command line, and where the secret belongs instead.
