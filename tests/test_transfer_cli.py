@@ -119,11 +119,6 @@ def test_foreign_mixed_and_corrupt_frames_are_errors_and_nothing_is_written(tmp_
 
 
 def test_an_8kb_payload_crosses_as_animated_frames(tmp_path: Path, figure) -> None:
-    body = {
-        "server_time": "2026-01-01T00:00:00.000Z",
-        "relay_time": "2026-01-01T00:00:00.000Z",
-        "source": "x" * 200,
-    }
     # Build a large payload of a cold kind: a long ladder of rungs is the natural 8 KB payload.
     payload = json.loads(sample_payloads()[2])
     rung = payload["body"]["rungs"][0]
