@@ -198,7 +198,12 @@ def review_tx_request(payload: Payload, network: Network, key: ColdKey, policy: 
         )
     rows += [
         ("nonce", str(tx["nonce"])),
-        ("gas limit", f"{gas}  (node estimate {ctx['gas_estimate']})"),
+        (
+            "gas limit",
+            f"{gas}  (node estimate {ctx['gas_estimate']})"
+            if ctx["gas_estimate"] is not None
+            else f"{gas}  (the node could not estimate it yet: earlier transactions are unmined)",
+        ),
         (
             "fees",
             f"max {gwei_text(max_fee)}, priority {gwei_text(tip)} "

@@ -221,7 +221,7 @@ def _tx_context(where: str, value: Any) -> None:
             "position_id": optional(string(re.compile(r"\d{1,20}"))),
             "amount": optional(string(DECIMAL_AMOUNT)),
             "base_fee_per_gas": integer(0, 2**128),
-            "gas_estimate": integer(0, 30_000_000),
+            "gas_estimate": optional(integer(0, 30_000_000)),
             "rpc": string(max_len=200),
         },
     )
