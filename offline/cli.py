@@ -41,6 +41,10 @@ COMMANDS = {
         "dydx_airgap.offline.cmd_doctor:doctor",
         "Check that this machine is fit to be the cold machine.",
     ),
+    "evidence": (
+        "dydx_airgap.offline.cmd_evidence:evidence",
+        "Bundle signed payloads and the evidence log for an auditor, signed by the cold key.",
+    ),
     "export": (
         "dydx_airgap.offline.cmd_transfer:export",
         "Show a payload as QR frames (PNG files, HTML page, terminal).",

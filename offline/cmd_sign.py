@@ -189,7 +189,7 @@ def onboarding(
     key = _load_one_key(kwargs, account)
     derived = derive_account(key.key, network.chain_id)
     request = build_onboarding_request(
-        network, account, derived, referral, country, timedelta(hours=valid_hours), clock
+        key.key, network, account, derived, referral, country, timedelta(hours=valid_hours), clock
     )
     finish(request, "dYdX onboarding request", out, yes, as_json, evidence_log, account)
 
@@ -410,7 +410,7 @@ def sign_tx(
     key = _load_one_key(kwargs, account)
     reviewed = review_tx_request(request, network, key.key, policy)
     signed = key.key.sign_transaction(reviewed.transaction)
-    payload = signed_tx_payload(request, signed, request.body["action"])
+    payload = signed_tx_payload(key.key, request, signed, request.body["action"])
     rows = [
         ("request", f"{request.kind} {request.id} (fingerprint {request.fingerprint})"),
         *reviewed.rows,

@@ -18,8 +18,9 @@ from dydx_airgap.shared.networks import Network
 from dydx_airgap.shared.payload import Payload, decode_payload, new_payload
 from dydx_airgap.shared.secret import Secret
 
+from .batch import derive_accounts_parallel, stark_public_points_parallel
 from .keysources import AccountKey
-from .signer import DerivedAccount, derive_account, stark_key_pair
+from .signer import DerivedAccount
 from .vault import read_vault, write_vault
 
 VAULT_NAME = "vault.dydx-vault"
@@ -55,6 +56,7 @@ def public_payload(network: Network, key: AccountKey, account: DerivedAccount) -
             "key_variant": "web-app",
             "api_key": account.api.key,
         },
+        signer=key.key.origin_signer(),
     )
 
 
@@ -81,15 +83,18 @@ def derive_to_directory(
     out_dir: Path,
     vault_passphrase: Secret[str],
     overwrite: bool,
+    workers: int | None = None,
 ) -> list[DerivedRecord]:
+    """``workers``: None spreads large batches over every CPU (offline/batch.py); 1 forces one process."""
     out = make_secret_dir(out_dir)
     vault_path = out / VAULT_NAME
     if vault_path.exists() and not overwrite:
         raise InputError(f"{vault_path} already exists: choose another --out or pass --overwrite")
     records: list[DerivedRecord] = []
     entries: list[dict[str, Any]] = []
-    for key in keys:
-        account = derive_account(key.key, network.chain_id)
+    key_list = list(keys)
+    accounts = derive_accounts_parallel([key.key for key in key_list], network.chain_id, workers)
+    for key, account in zip(key_list, accounts, strict=True):
         payload = public_payload(network, key, account)
         records.append(DerivedRecord(key, account, payload, out / public_file_name(network, key.index)))
         entries.append(vault_entry(network, key, account))
@@ -99,11 +104,13 @@ def derive_to_directory(
     write_vault(vault_path, {"format": CONTENTS_FORMAT, "accounts": entries}, vault_passphrase)
     for record in records:
         atomic_write_bytes(record.path, record.payload.to_bytes(), 0o644)
-    verify_written(records, vault_path, vault_passphrase)
+    verify_written(records, vault_path, vault_passphrase, workers)
     return records
 
 
-def verify_written(records: list[DerivedRecord], vault_path: Path, passphrase: Secret[str]) -> None:
+def verify_written(
+    records: list[DerivedRecord], vault_path: Path, passphrase: Secret[str], workers: int | None = None
+) -> None:
     """Read back what was written: the files must decode to exactly what we meant to write."""
     for record in records:
         again = decode_payload(read_untrusted_file(record.path))
@@ -111,15 +118,15 @@ def verify_written(records: list[DerivedRecord], vault_path: Path, passphrase: S
             raise VerificationError(f"{record.path} does not read back as written")
     contents = read_vault(vault_path, passphrase)
     stored = {(e["network_id"], e["account"]): e for e in contents["accounts"]}
+    private_keys = []
     for record in records:
         entry = stored.get((record.payload.network_id, record.key.index))
         if entry is None:
             raise VerificationError(f"vault lacks account {record.key.index}")
-        pair = stark_key_pair(int(entry["stark_private_key"], 16))
-        if (
-            pair.public_key != record.account.stark.public_key
-            or pair.public_key_y != record.account.stark.public_key_y
-        ):
+        private_keys.append(int(entry["stark_private_key"], 16))
+    points = stark_public_points_parallel(private_keys, workers)
+    for record, point in zip(records, points, strict=True):
+        if point != (record.account.stark.public_key, record.account.stark.public_key_y):
             raise VerificationError(
                 f"vault entry of account {record.key.index} does not re-derive its public key"
             )

@@ -58,6 +58,7 @@ def onboarding_body_text(account: DerivedAccount, referral: str | None, country:
 
 
 def build_onboarding_request(
+    key: ColdKey,
     network: Network,
     account_index: int,
     account: DerivedAccount,
@@ -86,6 +87,7 @@ def build_onboarding_request(
         },
         now=now,
         expires=now + valid_for,
+        signer=key.origin_signer(),
     )
     digest = onboarding_action_digest(network.chain_id, ONBOARDING_ACTION).hex()
     rows = [
@@ -178,6 +180,7 @@ def build_eth_private_request(
         },
         now=clock.now(),
         expires=valid_until,
+        signer=key.origin_signer(),
     )
     step = (timestamps[1] - timestamps[0]).total_seconds() if len(timestamps) > 1 else 0
     rows = [

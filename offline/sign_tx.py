@@ -227,7 +227,9 @@ def review_tx_request(payload: Payload, network: Network, key: ColdKey, policy: 
     return ReviewedTx(transaction, rows, notes)
 
 
-def signed_tx_payload(request: Payload, signed: SignedEip1559Transaction, action: str) -> Payload:
+def signed_tx_payload(
+    key: ColdKey, request: Payload, signed: SignedEip1559Transaction, action: str
+) -> Payload:
     return new_payload(
         "signed-tx",
         request.network_id,
@@ -240,4 +242,5 @@ def signed_tx_payload(request: Payload, signed: SignedEip1559Transaction, action
         },
         answers=request.id,
         now=now_utc(),
+        signer=key.origin_signer(),
     )

@@ -9,6 +9,7 @@ module can obtain a "dYdX STARK Key" signature, which *is* the STARK private key
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dydx_airgap.shared.address import address_from_public_key
@@ -82,6 +83,25 @@ class ColdKey:
         return self._typed(
             manifest_message_hash(chain_id, self.address, manifest_sha256), SignatureType.PERSONAL
         )
+
+    def sign_payload_origin(self, chain_id: int, content_sha256: bytes) -> TypedSignature:
+        """EIP-191 signature of the fixed "dydx-airgap payload v1" text (shared/origin.py) naming a payload's
+        content digest: how the relay and auditors know an exported payload is the cold key's, unaltered."""
+        from dydx_airgap.shared.origin import origin_message_hash
+
+        return self._typed(
+            origin_message_hash(chain_id, self.address, content_sha256), SignatureType.PERSONAL
+        )
+
+    def origin_signer(self) -> Callable[[int, str, bytes], str]:
+        """The signer `new_payload` needs for the kinds this machine exports."""
+
+        def sign(chain_id: int, address: str, content_sha256: bytes) -> str:
+            if address != self.address:
+                raise InputError("a payload for another address cannot be signed with this key")
+            return self.sign_payload_origin(chain_id, content_sha256).to_hex()
+
+        return sign
 
     def sign_eth_private_action(
         self, chain_id: int, method: str, request_path: str, body: str, timestamp: str

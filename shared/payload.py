@@ -9,6 +9,7 @@ reviewer. The SHA-256 of the canonical bytes is the payload's digest; its first 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import secrets
@@ -20,16 +21,33 @@ from typing import Any
 
 from .address import parse_address, to_checksum_address
 from .canonical_json import canonical_dumps, canonical_loads
-from .errors import FormatError, InputError
+from .errors import FormatError, InputError, SignatureError
 from .networks import NETWORKS
+from .origin import verify_origin
 from .timestamps import iso_ms, now_utc, parse_iso_ms
 
 FORMAT = "dydx-airgap/1"
 MAX_PAYLOAD_BYTES = 64 * 1024
 
 ENVELOPE_FIELDS = frozenset(
-    {"format", "kind", "id", "network_id", "address", "created", "expires", "answers", "body", "seal"}
+    {
+        "format",
+        "kind",
+        "id",
+        "network_id",
+        "address",
+        "created",
+        "expires",
+        "answers",
+        "body",
+        "origin",
+        "seal",
+    }
 )
+#: Kinds the cold machine exports: they must carry the Ethereum key's origin signature (shared/origin.py).
+ORIGIN_SIGNED_KINDS = frozenset({"public-key", "onboarding-request", "eth-private-request", "signed-tx"})
+#: Signs a payload's content digest for its network and address; returns a typed signature (hex).
+OriginSigner = Callable[[int, str, bytes], str]
 
 BodyValidator = Callable[[Mapping[str, Any]], None]
 _VALIDATORS: dict[str, BodyValidator] = {}
@@ -74,12 +92,17 @@ class Payload:
     expires: str | None
     answers: str | None
     body: Mapping[str, Any] = field(repr=False)
+    origin: str | None = None
 
     def envelope(self) -> dict[str, Any]:
-        unsealed = self._unsealed()
+        unsealed = {**self.content(), "origin": self.origin}
         return {**unsealed, "seal": seal_of(unsealed)}
 
-    def _unsealed(self) -> dict[str, Any]:
+    def content_digest(self) -> bytes:
+        """SHA-256 of everything but the origin signature and the seal: what the origin signature covers."""
+        return hashlib.sha256(canonical_dumps(self.content())).digest()
+
+    def content(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "kind": self.kind,
@@ -139,8 +162,12 @@ def new_payload(
     expires: datetime | None = None,
     answers: str | None = None,
     now: datetime | None = None,
+    signer: OriginSigner | None = None,
 ) -> Payload:
-    """Build and validate a payload; ``created`` is now (UTC, ms) unless given."""
+    """Build and validate a payload; ``created`` is now (UTC, ms) unless given.
+
+    Kinds in ORIGIN_SIGNED_KINDS need ``signer`` (the cold key's origin signature); others must not have one.
+    """
     created = now or now_utc()
     if expires is None and expires_in is not None:
         expires = created + expires_in
@@ -154,6 +181,13 @@ def new_payload(
         answers=answers,
         body=dict(body),
     )
+    if kind in ORIGIN_SIGNED_KINDS:
+        if signer is None or payload.address is None:
+            raise FormatError(f"a {kind} payload must be signed by the cold key that made it")
+        origin = signer(network_id, payload.address, payload.content_digest())
+        payload = dataclasses.replace(payload, origin=origin)
+    elif signer is not None:
+        raise FormatError(f"a {kind} payload carries no origin signature")
     return decode_payload(payload.to_bytes())  # one code path validates what we write and what we read
 
 
@@ -215,7 +249,7 @@ def _decode(data: bytes) -> Payload:
         value["seal"] == seal_of(unsealed),
         "payload seal does not match its contents: it was altered or damaged",
     )
-    return Payload(
+    payload = Payload(
         kind=kind,
         id=value["id"],
         network_id=network_id,
@@ -224,4 +258,17 @@ def _decode(data: bytes) -> Payload:
         expires=value["expires"],
         answers=answers,
         body=value["body"],
+        origin=value["origin"],
     )
+    if kind in ORIGIN_SIGNED_KINDS:
+        _require(
+            isinstance(value["origin"], str), f"a {kind} payload must carry the cold key's origin signature"
+        )
+        assert address is not None
+        try:
+            verify_origin(network_id, address, payload.content_digest(), value["origin"])
+        except SignatureError as exc:
+            raise FormatError(exc.message) from None
+    else:
+        _require(value["origin"] is None, f"a {kind} payload carries no origin signature")
+    return payload

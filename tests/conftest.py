@@ -116,3 +116,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.section("figures")
         for line in _FIGURES:
             terminalreporter.write_line(line)
+
+
+def origin_signer_for(private_key_hex: str):
+    """Test scaffolding: an origin signer made straight from a private key with coincurve (no cold package),
+    for tests that build cold-side payloads themselves."""
+    import coincurve
+
+    from dydx_airgap.shared.origin import origin_message_hash
+
+    key = coincurve.PrivateKey(bytes.fromhex(private_key_hex.removeprefix("0x")))
+
+    def sign(chain_id: int, address: str, content_sha256: bytes) -> str:
+        compact = key.sign_recoverable(origin_message_hash(chain_id, address, content_sha256), hasher=None)
+        return "0x" + (compact[:64] + bytes([compact[64] + 27, 3])).hex()
+
+    return sign

@@ -11,9 +11,12 @@ from hypothesis import strategies as st
 
 from dydx_airgap.shared.canonical_json import canonical_dumps
 from dydx_airgap.shared.errors import FormatError
-from dydx_airgap.shared.payload import MAX_PAYLOAD_BYTES, decode_payload, new_payload
+from dydx_airgap.shared.payload import MAX_PAYLOAD_BYTES, decode_payload, new_payload, seal_of
+
+from .conftest import kit_vectors, origin_signer_for
 
 ADDRESS = "0x90F8bf6A479f320ead074411a4B0e7944Ea8c9C1"
+SIGNER = origin_signer_for(kit_vectors()[4]["eth_private_key"])
 HEX64 = "0x" + "ab" * 32
 
 
@@ -29,7 +32,7 @@ def public_body(account: int = 0) -> dict:
 
 
 def sample() -> bytes:
-    return new_payload("public-key", 1, ADDRESS, public_body()).to_bytes()
+    return new_payload("public-key", 1, ADDRESS, public_body(), signer=SIGNER).to_bytes()
 
 
 def mutate(data: bytes, change) -> bytes:
@@ -56,7 +59,9 @@ def test_round_trip_is_byte_exact() -> None:
 )
 def test_property_round_trip(account: int, network: int, key: bytes, server: str, seconds: int) -> None:
     body = public_body(account) | {"stark_public_key": "0x" + key.hex()}
-    p = new_payload("public-key", network, ADDRESS, body, expires_in=timedelta(seconds=seconds))
+    p = new_payload(
+        "public-key", network, ADDRESS, body, expires_in=timedelta(seconds=seconds), signer=SIGNER
+    )
     assert decode_payload(p.to_bytes()) == p
     t = new_payload(
         "time", network, None, {"server_time": p.created, "relay_time": p.created, "source": server}
@@ -123,13 +128,52 @@ def test_eth_private_request_paths_are_allow_listed() -> None:
         "valid_from": "2026-01-01T00:00:00.000Z",
         "valid_until": "2026-01-01T00:00:30.000Z",
     }
-    assert new_payload("eth-private-request", 1, ADDRESS, body).body["action"] == "api-key-delete"
+    assert (
+        new_payload("eth-private-request", 1, ADDRESS, body, signer=SIGNER).body["action"] == "api-key-delete"
+    )
     for path in (
         "/v3/api-keys?apiKey=x",
         "/v3/orders",
         "/v3/api-keys?apiKey=50fdcaa0-62b8-e827-02e8-a9520d46cb9f&x=1",
     ):
         with pytest.raises(FormatError, match="not allowed"):
-            new_payload("eth-private-request", 1, ADDRESS, body | {"request_path": path})
+            new_payload("eth-private-request", 1, ADDRESS, body | {"request_path": path}, signer=SIGNER)
     with pytest.raises(FormatError, match="not allowed"):
-        new_payload("eth-private-request", 1, ADDRESS, body | {"method": "POST"})
+        new_payload("eth-private-request", 1, ADDRESS, body | {"method": "POST"}, signer=SIGNER)
+
+
+def reseal(value: dict) -> bytes:
+    unsealed = {k: v for k, v in value.items() if k != "seal"}
+    return canonical_dumps({**unsealed, "seal": seal_of(unsealed)})
+
+
+def test_a_swapped_stark_key_is_caught_even_when_resealed() -> None:
+    # dYdX's onboarding signature does not cover the STARK key; the origin signature does.
+    value = json.loads(sample())
+    value["body"]["stark_public_key"] = "0x" + "cd" * 32
+    with pytest.raises(FormatError, match="origin signature"):
+        decode_payload(reseal(value))
+
+
+def test_origin_signature_is_required_and_must_be_the_address_key() -> None:
+    value = json.loads(sample())
+    value["origin"] = None
+    with pytest.raises(FormatError, match="origin signature"):
+        decode_payload(reseal(value))
+    other = origin_signer_for(kit_vectors()[0]["eth_private_key"])
+    with pytest.raises(FormatError, match="origin signature"):
+        new_payload("public-key", 1, ADDRESS, public_body(), signer=other)
+    with pytest.raises(FormatError, match="must be signed"):
+        new_payload("public-key", 1, ADDRESS, public_body())
+    with pytest.raises(FormatError, match="no origin signature"):
+        new_payload(
+            "time",
+            1,
+            None,
+            {
+                "server_time": "2026-01-01T00:00:00.000Z",
+                "relay_time": "2026-01-01T00:00:00.000Z",
+                "source": "x",
+            },
+            signer=SIGNER,
+        )

@@ -84,8 +84,11 @@ def sample_payloads() -> list[bytes]:
             },
         ),
     ]
+    signer = KEY.origin_signer()
     return [
-        new_payload(kind, 1, KEY.address if kind != "time" else None, body).to_bytes()
+        new_payload(kind, 1, KEY.address, body, signer=signer).to_bytes()
+        if kind != "time"
+        else new_payload(kind, 1, None, body).to_bytes()
         for kind, body in bodies
     ]
 

@@ -10,7 +10,7 @@ import segno
 from dydx_airgap.shared.payload import decode_payload, new_payload
 from dydx_airgap.shared.qr_render import encode_frames, write_png_frames
 
-from .conftest import assert_clean_failure, run_tool
+from .conftest import assert_clean_failure, kit_vectors, origin_signer_for, run_tool
 from .test_tamper_and_crash import sample_payloads
 
 
@@ -132,7 +132,8 @@ def test_an_8kb_payload_crosses_as_animated_frames(tmp_path: Path, figure) -> No
         rungs.append({"timestamp": iso_ms(start + timedelta(seconds=20 * i)), "signature": rung["signature"]})
     body = dict(payload["body"], rungs=rungs)
     body["valid_until"] = iso_ms(start + timedelta(seconds=20 * 49 + 30))
-    big = new_payload("eth-private-request", 1, payload["address"], body).to_bytes()
+    signer = origin_signer_for(kit_vectors()[4]["eth_private_key"])
+    big = new_payload("eth-private-request", 1, payload["address"], body, signer=signer).to_bytes()
     assert len(big) > 8000
     src = tmp_path / "big.json"
     src.write_bytes(big)
