@@ -11,7 +11,56 @@ import click
 from dydx_airgap.shared import __version__
 from dydx_airgap.shared.cli_support import LazyGroup, run_cli
 
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "submit": (
+        "dydx_airgap.online.cmd_relay:submit",
+        "Verify a signed payload and submit it to the API (journaled, never twice).",
+    ),
+    "time": (
+        "dydx_airgap.online.cmd_relay:time_command",
+        "Write a time payload (the API's clock) for the cold machine.",
+    ),
+    "api-keys": (
+        "dydx_airgap.online.cmd_relay:api_keys",
+        "List a user's API keys with the stored credentials (secrets redacted).",
+    ),
+    "serve-local": (
+        "dydx_airgap.online.cmd_local:serve_local",
+        "Run the local dYdX-v3-compatible API (rehearsals and tests).",
+    ),
+    "serve-chain": (
+        "dydx_airgap.online.cmd_local:serve_chain",
+        "Run the local rehearsal chain (py-evm, chain id 31337).",
+    ),
+    "import": (
+        "dydx_airgap.online.cmd_transfer:import_",
+        "Read a cold-machine payload from QR images, a video, a camera or a file.",
+    ),
+    "export": (
+        "dydx_airgap.online.cmd_transfer:export",
+        "Show a relay payload (time, tx-request) as QR frames for the cold machine.",
+    ),
+    "prepare": (
+        "dydx_airgap.online.cmd_onchain:prepare",
+        "Prepare an unsigned register/approve/deposit transaction for the cold machine.",
+    ),
+    "broadcast": (
+        "dydx_airgap.online.cmd_onchain:broadcast",
+        "Check a signed transaction against its request, broadcast it once, wait for it.",
+    ),
+    "init-evidence-key": (
+        "dydx_airgap.online.cmd_evidence:init_evidence_key",
+        "Create the relay's Ed25519 evidence key (once) and print its public key for auditors.",
+    ),
+    "evidence-key": (
+        "dydx_airgap.online.cmd_evidence:evidence_key",
+        "Print the relay's evidence public key (to register with the auditor).",
+    ),
+    "evidence": (
+        "dydx_airgap.online.cmd_evidence:evidence",
+        "Add signed relay receipts to an evidence bundle; pack it as one .tar.",
+    ),
+}
 
 
 @click.group(

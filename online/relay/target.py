@@ -1,0 +1,80 @@
+"""Which API the relay may talk to.
+
+A signed payload names its network; the relay refuses to send it to a host that is not that network's dYdX
+API, so a typo or a hostile configuration cannot hand a replayable onboarding signature (the seed of the
+default API secret) to a stranger. Loopback addresses (the local API) are always allowed; any other host
+needs ``--allow-host``, and plain HTTP is allowed only on loopback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from dydx_airgap.shared.errors import InputError, PolicyError
+from dydx_airgap.shared.networks import Network
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class ApiTarget:
+    """A checked API base URL: scheme, host and port only (dYdX paths start at /v3/ and are signed)."""
+
+    origin: str  # e.g. "https://api.dydx.exchange" or "http://127.0.0.1:8300"
+    host: str
+    loopback: bool
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_api_url(url: str) -> ApiTarget:
+    """Normalise ``--api``: no path, query, fragment or user info (they would change the signed path)."""
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise InputError(f"--api {text[:80]!r} is not a valid URL") from exc
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise InputError(f"--api must start with https:// (or http:// for a local API), not {text[:80]!r}")
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise InputError(f"--api {text[:80]!r} names no host")
+    if parts.username is not None or parts.password is not None:
+        raise InputError("--api must not contain user info (user:password@)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise InputError(
+            "--api must be just scheme://host[:port]: dYdX signs the path from /v3/ on, so a prefix would "
+            "break every signature"
+        )
+    shown_host = f"[{host}]" if ":" in host else host
+    origin = f"{scheme}://{shown_host}"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        origin += f":{port}"
+    return ApiTarget(origin=origin, host=host, loopback=is_loopback_host(host))
+
+
+def resolve_api_target(url: str, network: Network, *, allow_host: bool = False) -> ApiTarget:
+    """Parse ``--api`` and apply the host policy for ``network``."""
+    target = parse_api_url(url)
+    if target.loopback:
+        return target
+    if not target.origin.startswith("https://"):
+        raise PolicyError(f"refusing plain HTTP to {target.host}: use https:// (http:// only for loopback)")
+    expected = parse_api_url(network.api_host)
+    if target.origin != expected.origin and not allow_host:
+        raise PolicyError(
+            f"{target.origin} is not the dYdX API of {network.label} ({expected.origin}); "
+            "pass --allow-host if you really mean to send signed requests there"
+        )
+    return target
