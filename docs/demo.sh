@@ -1,33 +1,132 @@
 #!/usr/bin/env bash
-# The rehearsal behind `make demo`. Two working directories stand for the two machines: cold/ holds the
-# Ethereum key and never talks to a network; online/ only ever sees what cold/ exported.
+# The rehearsal behind `make demo`: the whole two-machine onboarding on a local dYdX-compatible API and a
+# local EVM. Two working directories stand for the two machines. cold/ holds the Ethereum key and never
+# talks to a network; online/ holds no private key. They share nothing but exported QR images (files
+# stand in for what a camera would see) — every payload crosses the gap as QR frames.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BIN=$ROOT/.venv/bin
+PY=$BIN/python
 OUT=$ROOT/demo-out
 rm -rf "$OUT"
-mkdir -p "$OUT/cold" "$OUT/online"
+mkdir -p "$OUT/cold" "$OUT/online" "$OUT/gap"
+COLD=$OUT/cold ONLINE=$OUT/online GAP=$OUT/gap
 umask 077
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+json_field() { "$PY" -c 'import json,sys; v=json.load(open(sys.argv[1]))
+for k in sys.argv[2:]: v=v[k]
+print(v)' "$@"; }
+wait_for() {  # wait_for URL-or-FILE what
+  for _ in $(seq 1 300); do
+    if [[ $1 == http* ]]; then "$PY" -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$1" \
+      2>/dev/null && return 0; else [ -s "$1" ] && return 0; fi
+    sleep 0.2
+  done
+  echo "demo: $2 did not come up (see $ONLINE/*.log)" >&2; exit 1
+}
+# Carry a payload from one machine to the other as QR images: export on one side, import on the other.
+cross() {  # cross FROM-TOOL FROM-DIR FILE TO-TOOL TO-DIR OUT-NAME
+  local frames="$GAP/$(basename "$3" .json)"
+  (cd "$2" && "$BIN/$1" export "$3" --qr-dir "$frames" --html "$frames.html")
+  (cd "$5" && "$BIN/$4" import --images "$frames" --out "$6")
+}
+
+API_PORT=$(free_port); RPC_PORT=$(free_port)
+API=http://127.0.0.1:$API_PORT RPC=http://127.0.0.1:$RPC_PORT
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+KEY=(--keystore key.json --password-file keystore.pass)
+NET=(--network local)
 
 step "cold: self-test against the reference vectors computed with dYdX's own client"
-"$BIN/dydx-offline" selftest
+"$BIN/dydx-offline" selftest | tail -1
 
-step "cold: create a new Ethereum key (keystore 0600; mnemonic written to a 0600 file for the demo)"
-cd "$OUT/cold"
-# Demo only: the passwords come from 0600 files so the run needs no typing. A real operator is prompted.
+step "cold: create a new Ethereum key (keystore 0600; the mnemonic goes to a 0600 file for the demo)"
+cd "$COLD"
+# Demo only: passwords come from 0600 files so the run needs no typing. A real operator is prompted.
 head -c 24 /dev/urandom | base64 > keystore.pass
 head -c 24 /dev/urandom | base64 > vault.pass
 "$BIN/dydx-offline" keygen --out key.json --password-file keystore.pass --mnemonic-out mnemonic.txt
 
-for net in 1 3 5 11155111; do
-  step "cold: derive the STARK key pair and API credentials on network $net"
-  "$BIN/dydx-offline" derive --keystore key.json --password-file keystore.pass --network "$net" \
-    --out "derived-$net" --vault-password-file vault.pass
+step "cold: derive the STARK key pair and default API credentials on every network"
+for net in 1 3 5 11155111 31337; do
+  "$BIN/dydx-offline" derive "${KEY[@]}" --network "$net" --out "derived-$net" --vault-password-file vault.pass \
+    | tail -1
 done
 
-step "what may leave the cold machine: public files only (the vaults stay)"
-ls -l derived-*/public-*.json
-printf '\nThe demo left its files in %s\n' "$OUT"
+step "cold -> online: the public key file crosses as QR frames"
+cross dydx-offline "$COLD" derived-31337/public-31337-0000.json dydx-relay "$ONLINE" public-key.json
+ADDRESS=$(json_field "$ONLINE/public-key.json" address)
+
+step "online: start the local dYdX-compatible API and the local chain (chain id 31337)"
+cd "$ONLINE"
+"$BIN/dydx-relay" serve-local --port "$API_PORT" --db api.sqlite3 --network local \
+  --deployment deployment.json > api.log 2>&1 & PIDS+=($!)
+wait_for "$API/v3/time" "the local API"
+OPERATOR=$("$PY" -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1]))["address"])' \
+  "$API/v3/local/operator")
+"$BIN/dydx-relay" serve-chain --port "$RPC_PORT" --operator "$OPERATOR" --fund "$ADDRESS:10:5000" \
+  --deployment-out deployment.json > chain.log 2>&1 & PIDS+=($!)
+wait_for deployment.json "the local chain"
+echo "API $API (registration signer $OPERATOR); chain $RPC; $ADDRESS funded with 10 ETH and 5000 USDC"
+
+step "online -> cold: the API's clock, so the cold machine can correct its own"
+"$BIN/dydx-relay" time --api "$API" "${NET[@]}" --out time.json
+cross dydx-relay "$ONLINE" time.json dydx-offline "$COLD" time.json
+
+step "cold: sign the onboarding request (review screen; --yes stands in for the operator's confirmation)"
+cd "$COLD"
+"$BIN/dydx-offline" sign onboarding "${KEY[@]}" "${NET[@]}" --out onboarding.json --yes --clock-from time.json
+cross dydx-offline "$COLD" onboarding.json dydx-relay "$ONLINE" onboarding.json
+
+step "online: verify and submit the onboarding (creates the user, account and default API key)"
+cd "$ONLINE"
+"$BIN/dydx-relay" submit onboarding.json --api "$API" "${NET[@]}" --state state
+
+step "cold: sign an API-key ladder (the same call every 20 s for 5 minutes, on the API's clock)"
+cd "$COLD"
+"$BIN/dydx-offline" sign api-key create "${KEY[@]}" "${NET[@]}" --out api-key.json --yes --clock-from time.json \
+  --ladder-minutes 5 | tail -1
+cross dydx-offline "$COLD" api-key.json dydx-relay "$ONLINE" api-key.json
+
+step "online: submit the rung inside the 30 s window, then list the keys (secrets redacted)"
+cd "$ONLINE"
+"$BIN/dydx-relay" submit api-key.json --api "$API" "${NET[@]}" --state state
+"$BIN/dydx-relay" api-keys list --api "$API" --address "$ADDRESS" --state state
+
+step "online: prepare the on-chain steps: registerUser, approve 1250.50 USDC, deposit 1250.50 USDC"
+for action in register approve deposit; do
+  amount=(); [ "$action" = register ] || amount=(--amount 1250.50)
+  "$BIN/dydx-relay" prepare "$action" --rpc "$RPC" --api "$API" "${NET[@]}" --address "$ADDRESS" --state state \
+    "${amount[@]}" --out "tx-$action.json" | tail -1
+  cross dydx-relay "$ONLINE" "tx-$action.json" dydx-offline "$COLD" "tx-$action.json"
+done
+
+step "cold: review each transaction from its calldata and sign it"
+cd "$COLD"
+for action in register approve deposit; do
+  "$BIN/dydx-offline" sign tx "tx-$action.json" "${KEY[@]}" "${NET[@]}" --out "signed-$action.json" --yes | tail -1
+  cross dydx-offline "$COLD" "signed-$action.json" dydx-relay "$ONLINE" "signed-$action.json"
+done
+
+step "online: broadcast in order and wait for the receipts"
+cd "$ONLINE"
+for action in register approve deposit; do
+  "$BIN/dydx-relay" broadcast "signed-$action.json" --rpc "$RPC" --state state --timeout 60
+done
+echo "(a replayed file is never sent twice:)"
+"$BIN/dydx-relay" broadcast signed-deposit.json --rpc "$RPC" --state state | tail -1
+
+step "what the local API now holds"
+for _ in $(seq 1 50); do  # the API follows the chain; give it a moment to see the deposit
+  "$BIN/dydx-relay" account --api "$API" --address "$ADDRESS" --state state --json > account.json
+  [ "$(json_field account.json user isRegistered)" = True ] && [ "$(json_field account.json account quoteBalance)" != 0 ] && break
+  sleep 0.2
+done
+"$BIN/dydx-relay" account --api "$API" --address "$ADDRESS" --state state
+"$BIN/dydx-relay" api-keys list --api "$API" --address "$ADDRESS" --state state
+
+printf '\nThe demo left its files in %s (cold/, online/, and gap/ with every QR frame that crossed).\n' "$OUT"

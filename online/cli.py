@@ -60,6 +60,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "dydx_airgap.online.cmd_evidence:evidence",
         "Add signed relay receipts to an evidence bundle; pack it as one .tar.",
     ),
+    "account": (
+        "dydx_airgap.online.cmd_relay:account_command",
+        "Show the user's L1 registration and account (position, balance) as the API reports them.",
+    ),
 }
 
 

@@ -220,3 +220,49 @@ def list_keys(
     for row in rows:
         held = f"secret {REDACTED} (stored here)" if row["stored"] else "secret not held by this relay"
         click.echo(f"  {row['key']}  {row['label'] or '-':<8} {held}")
+
+
+@click.command("account")
+@click.option("--api", "api_url", required=True, help=_API_HELP)
+@click.option("--address", required=True, help="Ethereum address of the dYdX user.")
+@click.option("--state", "state_dir", type=click.Path(path_type=Path, file_okay=False), help=_STATE_HELP)
+@_timeout_option
+@_retry_base_option
+@click.option("--json", "as_json", is_flag=True, help="Print user and account as JSON.")
+def account_command(
+    api_url: str, address: str, state_dir: Path | None, timeout: float, retry_base: float, as_json: bool
+) -> None:
+    """Show what the API holds for a user: registration on L1, the account, its position id and balance."""
+    from dydx_airgap.online.relay.api_client import ApiClient, RetryPolicy, raise_for_status
+    from dydx_airgap.online.relay.api_key_calls import get_account, hmac_get
+    from dydx_airgap.online.relay.credentials import CredentialStore
+    from dydx_airgap.online.relay.server_clock import ServerClock
+    from dydx_airgap.online.relay.state_dir import default_state_dir
+    from dydx_airgap.online.relay.target import parse_api_url
+    from dydx_airgap.shared.ids import account_id
+
+    checksum = to_checksum_address(parse_address(address))
+    target = parse_api_url(api_url)
+    store = CredentialStore(state_dir or default_state_dir())
+    chosen = store.pick(target.origin, checksum)
+    if chosen is None:
+        raise InputError(
+            f"no stored API credentials for {checksum} at {target.origin}: onboard through this relay"
+        )
+    with ApiClient(
+        target.origin, timeout=timeout, retry=RetryPolicy(base_delay=retry_base), report=_progress
+    ) as client:
+        clock = ServerClock.measure(client)
+        response = hmac_get(client, chosen.credentials, clock, "/v3/users")
+        raise_for_status(response, "GET /v3/users")
+        user = response.json().get("user", {})
+        account = get_account(client, chosen.credentials, clock, account_id(checksum, 0))
+    if as_json:
+        click.echo(json.dumps({"user": user, "account": account}, indent=2))
+        return
+    click.echo(f"user {checksum}: registered on L1: {user.get('isRegistered')}")
+    click.echo(
+        f"account {account.get('id')}: position {account.get('positionId')}, "
+        f"STARK key {account.get('starkKey')}, "
+        f"quote balance {account.get('quoteBalance')} USDC, equity {account.get('equity')}"
+    )
