@@ -65,15 +65,15 @@ crosscheck-freeze: sysdeps $(CROSSCHECK_VENV)/.installed
 		--freeze tests/data/stark_cases.json
 
 # The long runs: >= 100,000 atheris inputs per decoder, 50,000 payload bit flips, 10,000 vault flips,
-# 1,000 SIGKILLs mid-write.
+# 1,000 SIGKILLs mid-write, the secret canary over 200 key sets.
 FUZZ_RUNS ?= 100000
 fuzz: venv
 	$(BIN)/pip install -q atheris
 	@set -e; for t in $$($(BIN)/python -c 'from tests.fuzz.targets import TARGETS; print(" ".join(sorted(TARGETS)))'); do \
 		$(BIN)/python -m tests.fuzz.run_atheris $$t $(FUZZ_RUNS) 2>&1 | grep -E '^fuzz |uncaught|Error' ; \
 	done
-	DYDX_AIRGAP_FLIPS=50000 DYDX_AIRGAP_CRASH_RUNS=1000 DYDX_AIRGAP_SIG_SAMPLES=10000 \
-		$(BIN)/pytest -q -p no:cacheprovider tests/test_tamper_and_crash.py
+	DYDX_AIRGAP_FLIPS=50000 DYDX_AIRGAP_CRASH_RUNS=1000 DYDX_AIRGAP_SIG_SAMPLES=10000 DYDX_AIRGAP_CANARY_SETS=200 \
+		$(BIN)/pytest -q -p no:cacheprovider tests/test_tamper_and_crash.py tests/test_secret_canary.py
 
 # Refresh the pinned runtime versions (after changing dependencies) from the current .venv.
 lock: $(STAMP)
