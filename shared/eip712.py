@@ -7,6 +7,7 @@ signature made for one network must never verify on another.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -69,6 +70,7 @@ def onboarding_action_message(chain_id: int, action: str) -> dict[str, str]:
     return {"action": action}
 
 
+@functools.lru_cache(maxsize=64)
 def onboarding_action_digest(chain_id: int, action: str) -> bytes:
     """EIP-712 digest of the onboarding-action struct (used for the STARK key and the onboarding call)."""
     if _check_chain_id(chain_id) == MAINNET_CHAIN_ID:

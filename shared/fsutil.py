@@ -26,8 +26,18 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+_swept: set[tuple[str, str]] = set()
+
+
 def _remove_stale_temporaries(directory: Path, name: str) -> None:
-    """Delete temporaries a killed writer left for this target (their pid is in the name and is gone)."""
+    """Delete temporaries a killed writer left for this target (their pid is in the name and is gone).
+
+    Once per target and process: a batch writing a thousand files must not rescan the directory each time.
+    """
+    key = (str(directory.resolve()), name)
+    if key in _swept:
+        return
+    _swept.add(key)
     for leftover in directory.glob(f".{glob.escape(name)}.*.tmp"):
         parts = leftover.name[len(name) + 2 : -4].split(".")
         if len(parts) != 2 or not parts[0].isdigit():

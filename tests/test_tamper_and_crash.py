@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -160,7 +162,18 @@ def test_sigkill_during_writes_leaves_old_or_new_never_partial(tmp_path: Path, f
         assert content in (old, new), f"partial file of {len(content)} bytes"
         assert (target.stat().st_mode & 0o777) == 0o600
         seen[content[:1]] += 1
-    atomic_write_bytes(target, old, 0o600)  # the next writer sweeps what killed writers left behind
+    # The next run of a writer (a new process) sweeps what killed writers left behind.
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from dydx_airgap.shared.fsutil import atomic_write_bytes;"
+            "atomic_write_bytes(sys.argv[1], b'O' * 300_000, 0o600)",
+            str(target),
+        ],
+        check=True,
+        timeout=60,
+    )
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "vault"]
     assert leftovers == []
     figure(
