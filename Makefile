@@ -65,7 +65,7 @@ crosscheck-freeze: sysdeps $(CROSSCHECK_VENV)/.installed
 		--freeze tests/data/stark_cases.json
 
 # The long runs: >= 100,000 atheris inputs per decoder, 50,000 payload bit flips, 10,000 vault flips,
-# 1,000 SIGKILLs mid-write, the secret canary over 200 key sets.
+# 1,000 SIGKILLs mid-write, the secret canary over 200 key sets, 10,000 evidence-bundle flips.
 FUZZ_RUNS ?= 100000
 fuzz: venv
 	$(BIN)/pip install -q atheris
@@ -74,6 +74,7 @@ fuzz: venv
 	done
 	DYDX_AIRGAP_FLIPS=50000 DYDX_AIRGAP_CRASH_RUNS=1000 DYDX_AIRGAP_SIG_SAMPLES=10000 DYDX_AIRGAP_CANARY_SETS=200 \
 		$(BIN)/pytest -q -p no:cacheprovider tests/test_tamper_and_crash.py tests/test_secret_canary.py
+	EVIDENCE_FLIPS=10000 $(BIN)/pytest -q -p no:cacheprovider tests/test_audit.py -k bit_flip
 
 # Refresh the pinned runtime versions (after changing dependencies) from the current .venv.
 lock: $(STAMP)

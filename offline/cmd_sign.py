@@ -425,5 +425,13 @@ def sign_tx(
         as_json,
         evidence_log,
         account,
-        {"tx_hash": payload.body["tx_hash"], "request_sha256": request.digest.hex()},
+        {
+            "tx_hash": payload.body["tx_hash"],
+            "request_sha256": request.digest.hex(),
+            "policy": {
+                "max_fee_per_gas_wei": policy.max_fee_per_gas_wei,
+                "max_cost_wei": policy.max_cost_wei,
+                "allow_unlimited_approve": policy.allow_unlimited_approve,
+            },
+        },
     )

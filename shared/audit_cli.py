@@ -10,7 +10,20 @@ import click
 from . import __version__
 from .cli_support import LazyGroup, run_cli
 
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "verify": (
+        "dydx_airgap.shared.audit_cmds:verify",
+        "Check an evidence bundle: hashes, signatures, cold-to-relay chain, log, no secrets.",
+    ),
+    "report": (
+        "dydx_airgap.shared.audit_cmds:report",
+        "Write a self-contained HTML report of a bundle for people.",
+    ),
+    "compare": (
+        "dydx_airgap.shared.audit_cmds:compare",
+        "Compare two cold machines' outputs for the same inputs, field by field.",
+    ),
+}
 
 
 @click.group(
