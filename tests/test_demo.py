@@ -28,6 +28,8 @@ def test_the_rehearsal_runs_end_to_end(tmp_path, figure) -> None:
     assert "registered on L1: True" in out
     assert "quote balance 1250.5 USDC" in out
     assert "nothing was sent again" in out
+    assert "verdict: all" in out and "checks pass" in out and "FAIL" not in out
+    assert (REPO / "demo-out" / "evidence.tar").exists()
     account = json.loads((REPO / "demo-out" / "online" / "account.json").read_text())
     assert account["user"]["isRegistered"] is True
     assert account["account"]["quoteBalance"] == "1250.5"
