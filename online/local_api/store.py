@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from dydx_airgap.online.sqlite_file import immediate_transaction, open_private_sqlite
 from dydx_airgap.shared.derivation import ApiCredentials
-from dydx_airgap.shared.errors import InputError
 from dydx_airgap.shared.ids import account_id, user_id
 from dydx_airgap.shared.secret import Secret
 
@@ -117,16 +117,6 @@ class ApiKeyRecord:
     sealed: SealedSecret
 
 
-def _create_private_file(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise InputError(f"cannot create the database file {path}: {exc.strerror}") from exc
-    os.close(fd)
-    # An existing file keeps its mode on O_CREAT: tighten it, the file holds the operator key.
-    os.chmod(path, 0o600)
-
-
 class Store:
     """Thread-safe access to one SQLite file (uvicorn's loop thread and a test thread may share it)."""
 
@@ -139,12 +129,7 @@ class Store:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Store:
-        db_path = Path(path)
-        _create_private_file(db_path)
-        connection = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
-        connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA foreign_keys = ON")
-        connection.executescript(_SCHEMA)
+        connection = open_private_sqlite(Path(path), _SCHEMA, "the database", check_same_thread=False)
         operator = cls._load_or_create_operator(connection)
         return cls(connection, operator)
 
@@ -177,14 +162,8 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, immediate_transaction(self._db) as db:
+            yield db
 
     @staticmethod
     def _must(record: _R | None) -> _R:

@@ -16,16 +16,14 @@ only public material: request payloads (what the cold side was asked to sign) an
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dydx_airgap.shared.errors import InputError
+from dydx_airgap.online.sqlite_file import immediate_transaction, open_private_sqlite
 from dydx_airgap.shared.payload import Payload, decode_payload
 from dydx_airgap.shared.timestamps import iso_ms, now_utc
 
@@ -103,18 +101,6 @@ class Broadcast:
     updated_at: str
 
 
-def _create_private_file(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    except OSError as exc:
-        raise InputError(f"cannot open the on-chain journal {path}: {exc.strerror}") from exc
-    try:
-        if os.fstat(fd).st_mode & 0o077:
-            os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
-
-
 class TxJournal:
     """Callers hold the state directory's lock (see ``online.relay.state_dir.locked_state_dir``)."""
 
@@ -125,16 +111,7 @@ class TxJournal:
     @classmethod
     def open(cls, state_dir: Path) -> TxJournal:
         path = state_dir / JOURNAL_FILE
-        _create_private_file(path)
-        try:
-            connection = sqlite3.connect(path, isolation_level=None)
-            connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA foreign_keys = ON")
-            connection.execute("PRAGMA synchronous = FULL")
-            connection.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise InputError(f"the on-chain journal {path} is not a usable SQLite database: {exc}") from exc
-        return cls(connection, path)
+        return cls(open_private_sqlite(path, _SCHEMA, "the on-chain journal"), path)
 
     def close(self) -> None:
         self._db.close()
@@ -145,15 +122,8 @@ class TxJournal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate_transaction(self._db)
 
     # ---- requests ----
 

@@ -19,14 +19,14 @@ through :func:`redact` (API secrets and passphrases replaced) first.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dydx_airgap.online.sqlite_file import immediate_transaction, open_private_sqlite
 from dydx_airgap.shared.errors import InputError, PolicyError
 from dydx_airgap.shared.timestamps import iso_ms, now_utc
 
@@ -119,18 +119,6 @@ class Submission:
     updated_at: str
 
 
-def _create_private_file(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    except OSError as exc:
-        raise InputError(f"cannot open the journal {path}: {exc.strerror}") from exc
-    try:
-        if os.fstat(fd).st_mode & 0o077:
-            os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
-
-
 class Journal:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
@@ -139,16 +127,7 @@ class Journal:
     @classmethod
     def open(cls, state_dir: Path) -> Journal:
         path = state_dir / JOURNAL_FILE
-        _create_private_file(path)
-        try:
-            connection = sqlite3.connect(path, isolation_level=None)
-            connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA foreign_keys = ON")
-            connection.execute("PRAGMA synchronous = FULL")
-            connection.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise InputError(f"the journal {path} is not a usable SQLite database: {exc}") from exc
-        return cls(connection, path)
+        return cls(open_private_sqlite(path, _SCHEMA, "the journal"), path)
 
     def close(self) -> None:
         self._db.close()
@@ -159,15 +138,8 @@ class Journal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate_transaction(self._db)
 
     @staticmethod
     def _submission(row: sqlite3.Row) -> Submission:
