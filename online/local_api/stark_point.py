@@ -6,8 +6,7 @@ and strict about everything else. The point must lie on the STARK curve y² = x�
 α = 1: StarkPerpetual's ``registerUser`` refuses a key that is 0, ≥ p or off the curve, so a key we
 accepted could never be registered on-chain.
 
-Only the curve equation is needed here (no scalar multiplication), so the constants of spec §4.3 item 5
-are used directly rather than waiting for ``dydx_airgap.shared.stark``.
+The curve and its field come from ``dydx_airgap.shared.stark``.
 """
 
 from __future__ import annotations
@@ -15,9 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-FIELD_PRIME = 2**251 + 17 * 2**192 + 1
-ALPHA = 1
-BETA = 0x06F21413EFBE40DE150E596D72F7A8C5609AD26C15C915C1F4CDFCB99CEE9E89
+from dydx_airgap.shared.stark import FIELD_PRIME, is_point_on_curve
 
 _HEX = re.compile(r"(0[xX])?([0-9a-fA-F]{1,64})")
 
@@ -43,7 +40,7 @@ def parse_field_element(text: object, name: str) -> int:
 
 
 def is_on_curve(x: int, y: int) -> bool:
-    return (y * y - (x * x * x + ALPHA * x + BETA)) % FIELD_PRIME == 0
+    return is_point_on_curve(x, y)
 
 
 @dataclass(frozen=True)
