@@ -101,3 +101,21 @@ def test_secret_repr_is_redacted() -> None:
         raise ValueError(s)
     except ValueError as exc:
         assert "hunter2" not in str(exc)
+
+
+def test_secrets_stay_redacted_in_tracebacks_even_with_locals() -> None:
+    import traceback
+
+    from dydx_airgap.offline.signer import ColdKey
+
+    def failing(secret: Secret[str], key: ColdKey) -> None:
+        also = {"passphrase": secret}
+        raise RuntimeError(f"failed with {secret} and {also}")
+
+    key = ColdKey(Secret(bytes.fromhex("4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d")))
+    try:
+        failing(Secret("hunter2-very-secret"), key)
+    except RuntimeError as exc:
+        rendered = "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
+    assert "Secret(<redacted>)" in rendered and "ColdKey(address=" in rendered
+    assert "hunter2" not in rendered and "4f3edf98" not in rendered

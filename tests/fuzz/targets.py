@@ -60,20 +60,37 @@ TARGETS: dict[str, Callable[[bytes], object]] = {
 }
 
 
+def _server_response(data: bytes) -> None:
+    """What the relay reads from a dYdX API: error bodies, onboarding, recovery and key-list answers."""
+    from dydx_airgap.online.relay.api_client import ApiResponse
+    from dydx_airgap.online.relay.api_key_calls import parse_api_key_list
+    from dydx_airgap.online.relay.responses import parse_onboarding_answer, parse_recovery_answer
+
+    response = ApiResponse(status=400, body=data, headers={})
+    response.error_message()
+    value = response.json()
+    parse_api_key_list(value)
+    parse_recovery_answer(value)
+    parse_onboarding_answer(value, "0x90F8bf6A479f320ead074411a4B0e7944Ea8c9C1", 1)
+
+
+def _node_response(data: bytes) -> None:
+    """What the relay reads from an Ethereum node: a JSON-RPC answer."""
+    from dydx_airgap.online.onchain.rpc import EthRpc, parse_rpc_url
+
+    EthRpc(parse_rpc_url("http://127.0.0.1:1"))._result("eth_call", 1, data)
+
+
 def _optional_targets() -> None:
-    """Decoders written in other modules; registered when present."""
+    """Decoders of other packages; registered when importable."""
     try:
-        from dydx_airgap.shared.ur.frames import decode_frames  # type: ignore[attr-defined]
+        from dydx_airgap.shared.ur.frames import decode_frames
 
         TARGETS["ur-frames"] = lambda d: decode_frames(_text(d).split())
     except ImportError:
         pass
-    try:
-        from dydx_airgap.online.relay.responses import parse_error_message  # type: ignore[attr-defined]
-
-        TARGETS["server-response"] = parse_error_message
-    except ImportError:
-        pass
+    TARGETS["server-response"] = _server_response
+    TARGETS["node-response"] = _node_response
 
 
 _optional_targets()
@@ -110,5 +127,16 @@ def seeds() -> dict[str, list[bytes]]:
         "vectors": [vectors],
         "vault-header": [b"DYDX-AIRGAP-VAULT\n{}\n" + b"\x00" * 32],
         "ur-frames": [b"UR:BYTES/HDCXLKAHSSQZWFVSLOFZOXWKRE"],
-        "server-response": [b'{"errors":[{"msg":"Unauthorized"}]}', b"<html>bad gateway</html>"],
+        "server-response": [
+            b'{"errors":[{"msg":"Unauthorized"}]}',
+            b"<html>bad gateway</html>",
+            b'{"apiKeys":["50fdcaa0-62b8-e827-02e8-a9520d46cb9f"]}',
+            b'{"apiKey":{"key":"50fdcaa0-62b8-e827-02e8-a9520d46cb9f","secret":"x","passphrase":"y"},'
+            b'"user":{"ethereumAddress":"0x90f8bf6a479f320ead074411a4b0e7944ea8c9c1"},"account":{"starkKey":"1",'
+            b'"positionId":"1","id":"x"}}',
+        ],
+        "node-response": [
+            b'{"jsonrpc":"2.0","id":1,"result":"0x01"}',
+            b'{"jsonrpc":"2.0","id":1,"error":{"code":3,"message":"execution reverted","data":"0x"}}',
+        ],
     }
