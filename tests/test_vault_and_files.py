@@ -118,6 +118,8 @@ def test_secrets_stay_redacted_in_tracebacks_even_with_locals() -> None:
     try:
         failing(Secret(value), key)
     except RuntimeError as exc:
-        rendered = "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
+        # From the failing function down: the test's own frame holds the plain value on purpose.
+        inner = traceback.TracebackException(type(exc), exc, exc.__traceback__.tb_next, capture_locals=True)
+        rendered = "".join(inner.format())
     assert "Secret(<redacted>)" in rendered and "ColdKey(address=" in rendered
     assert value not in rendered and raw.hex()[:16] not in rendered
