@@ -106,7 +106,7 @@ def variant(draw: st.DrawFn, name: str) -> object:
 
 
 @pytest.mark.parametrize("name", sorted(TEMPLATES))
-def test_every_variant_is_refused(name: str) -> None:
+def test_every_variant_is_refused(name: str, figure) -> None:
     count = 0
 
     @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -118,7 +118,7 @@ def test_every_variant_is_refused(name: str) -> None:
         count += 1
 
     check()
-    print(f"firewall {name}: {count} variants, {count} refused (100 %)")
+    figure(f"firewall {name}: {count} generated variants, {count} refused (100 %)")
     assert count >= 500
 
 

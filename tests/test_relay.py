@@ -700,7 +700,7 @@ def _check_status_query_before_resend(state: Path) -> int:
 
 
 @pytest.mark.parametrize("mix", sorted(FAULT_MIXES))
-def test_fault_schedules_never_double_submit(tmp_path: Path, mix: str) -> None:
+def test_fault_schedules_never_double_submit(tmp_path: Path, mix: str, figure) -> None:
     # settle_after_ambiguity is off here: these faults act after the server's handler committed (or
     # before it ran), so there is no late-processed request to wait for; the wait itself is tested below.
     plan = FaultPlan(
@@ -750,6 +750,11 @@ def test_fault_schedules_never_double_submit(tmp_path: Path, mix: str) -> None:
     assert created > FAULT_RUNS_PER_MIX // 2
     if mix == "after-commit":
         assert ambiguous_attempts > 0 and lost > 0
+    figure(
+        f"relay faults ({mix}): {FAULT_RUNS_PER_MIX} schedules, {len(faults)} faults injected, 0 payloads "
+        f"accepted twice, {ambiguous_attempts} ambiguous attempts each followed by a status query, "
+        f"{len(failures)} failures reported in one line"
+    )
 
 
 def _read_http_message(stream: Any) -> bytes | None:
