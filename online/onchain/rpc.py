@@ -14,7 +14,6 @@ port) is ever shown, written to a payload or journaled.
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import json
 import re
@@ -27,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from dydx_airgap.online.relay.api_client import RetryPolicy, one_line, system_jitter
+from dydx_airgap.online.relay.target import is_loopback_host
 from dydx_airgap.shared import __version__
 from dydx_airgap.shared.address import parse_address
 from dydx_airgap.shared.errors import InputError, PolicyError, RemoteError
@@ -53,15 +53,6 @@ class RpcTarget:
     loopback: bool
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def parse_rpc_url(url: str) -> RpcTarget:
     """Check ``--rpc``: https, or http on loopback only (a node's answers decide nonce, fees and gas)."""
     text = url.strip()
@@ -76,7 +67,7 @@ def parse_rpc_url(url: str) -> RpcTarget:
     host = (parts.hostname or "").lower()
     if not host:
         raise InputError("--rpc names no host")
-    loopback = _is_loopback(host)
+    loopback = is_loopback_host(host)
     if scheme == "http" and not loopback:
         raise PolicyError(
             f"refusing plain HTTP to the node at {host}: a node on the path could lie about nonce, fees and "
