@@ -9,7 +9,6 @@ read; `--yes` skips the question for scripted use and is recorded as such in the
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
@@ -35,25 +34,37 @@ def show(text: str, to_stderr: bool) -> None:
     click.echo(text, err=to_stderr)
 
 
+def _read_line(fd: int, limit: int = 256) -> str:
+    data = b""
+    while not data.endswith(b"\n") and len(data) < limit:
+        chunk = os.read(fd, 1)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode("utf-8", errors="replace").strip()
+
+
 def confirm(fingerprint: str, yes: bool) -> str:
     """Return how the operator confirmed; raise if they did not."""
     if yes:
         return CONFIRMED_SCRIPTED
     try:
-        tty = open("/dev/tty", "r+", encoding="utf-8")  # noqa: SIM115 - closed below
+        # The terminal itself, not stdin/stdout: those may be redirected, the person is on the terminal.
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
     except OSError:
         raise UsageError(
             "no terminal to confirm on: review the request and pass --yes for scripted use"
         ) from None
-    with tty:
-        if not (sys.stdin.isatty() or os.isatty(tty.fileno())):
-            raise UsageError("no terminal to confirm on: pass --yes for scripted use")
+    try:
         expected = fingerprint.split("-")[0]
-        tty.write(
-            f"Type the first 4 characters of the fingerprint ({fingerprint}) to sign, anything else to stop: "
+        os.write(
+            fd,
+            f"Type the first 4 characters of the fingerprint ({fingerprint}) to sign, "
+            "anything else to stop: ".encode(),
         )
-        tty.flush()
-        answer = tty.readline().strip().lower()
+        answer = _read_line(fd).lower()
+    finally:
+        os.close(fd)
     if answer != expected:
         raise InputError("not confirmed; nothing was signed or written")
     return CONFIRMED_TYPED
