@@ -133,3 +133,42 @@ def test_a_wrong_answer_or_no_answer_signs_nothing(tmp_path: Path) -> None:
     code, screen = run_in_pty([*args, "--out", str(silent)], [], tmp_path, timeout=3)
     assert code is None  # still waiting for the operator when we gave up
     assert not wrong.exists() and not silent.exists() and not (tmp_path / "log").exists()
+
+
+def test_mnemonic_and_vault_passphrase_prompts(tmp_path: Path) -> None:
+    from .conftest import TEST_MNEMONIC
+
+    out = tmp_path / "d"
+    args = [
+        str(BIN / "dydx-offline"),
+        "derive",
+        "--mnemonic-prompt",
+        "--network",
+        "5",
+        "--out",
+        str(out),
+        "--json",
+    ]
+    code, screen = run_in_pty(
+        args,
+        [
+            ("Mnemonic: ", TEST_MNEMONIC),
+            ("Vault passphrase: ", "vault words"),
+            ("Repeat the vault passphrase: ", "vault words"),
+        ],
+        tmp_path,
+    )
+    assert code == 0, screen
+    assert "junk" not in screen and "vault words" not in screen  # nothing typed was echoed
+    assert (out / "vault.dydx-vault").exists()
+    code, screen = run_in_pty(
+        [*args[:-3], "--out", str(tmp_path / "e")],
+        [
+            ("Mnemonic: ", TEST_MNEMONIC),
+            ("Vault passphrase: ", "one"),
+            ("Repeat the vault passphrase: ", "two"),
+        ],
+        tmp_path,
+    )
+    assert code == 1 and "differ; nothing was written" in screen
+    assert not (tmp_path / "e" / "vault.dydx-vault").exists()
