@@ -74,11 +74,18 @@ def _server_response(data: bytes) -> None:
     parse_onboarding_answer(value, "0x90F8bf6A479f320ead074411a4B0e7944Ea8c9C1", 1)
 
 
+_RPC: list[object] = []
+
+
 def _node_response(data: bytes) -> None:
-    """What the relay reads from an Ethereum node: a JSON-RPC answer."""
+    """What the relay reads from an Ethereum node: a JSON-RPC answer (one client, built once)."""
     from dydx_airgap.online.onchain.rpc import EthRpc, parse_rpc_url
 
-    EthRpc(parse_rpc_url("http://127.0.0.1:1"))._result("eth_call", 1, data)
+    if not _RPC:
+        _RPC.append(EthRpc(parse_rpc_url("http://127.0.0.1:1")))
+    rpc = _RPC[0]
+    assert isinstance(rpc, EthRpc)
+    rpc._result("eth_call", 1, data)
 
 
 def _optional_targets() -> None:
