@@ -223,27 +223,25 @@ def _ladder_options(func: Any) -> Any:
     return func
 
 
-def _sign_eth_private(
-    action: str,
-    api_key: str | None,
-    network: Network,
-    account: int,
-    out: Path,
-    yes: bool,
-    as_json: bool,
-    evidence_log: Path,
-    ladder_minutes: float,
-    ladder_step: int,
-    start_in: float,
-    clock_from: Path | None,
-    kwargs: dict[str, Any],
-) -> None:
+def _sign_eth_private(action: str, api_key: str | None, options: dict[str, Any]) -> None:
+    """The three ladder commands differ only in action and key id; ``options`` are the click values
+    (the key-source ones are left in it for ``load_keys``)."""
     from .sign_requests import build_eth_private_request, eth_private_request_path, ladder_timestamps
 
+    network: Network = options.pop("network")
+    account: int = options.pop("account")
+    out: Path = options.pop("out")
+    yes: bool = options.pop("yes")
+    as_json: bool = options.pop("as_json")
+    evidence_log: Path = options.pop("evidence_log")
+    minutes: float = options.pop("ladder_minutes")
+    step: int = options.pop("ladder_step")
+    start_in: float = options.pop("start_in")
+    clock_from: Path | None = options.pop("clock_from")
     eth_private_request_path(action, api_key)  # validate before asking for any secret
     clock = _clock(clock_from, network)
-    timestamps = ladder_timestamps(clock, ladder_minutes, ladder_step, start_in)
-    key = _load_one_key(kwargs, account)
+    timestamps = ladder_timestamps(clock, minutes, step, start_in)
+    key = _load_one_key(options, account)
     request = build_eth_private_request(network, key.key, action, api_key, timestamps, clock)
     finish(request, f"dYdX {action} request", out, yes, as_json, evidence_log, account)
 
@@ -258,35 +256,9 @@ def api_key() -> None:
 @network_option
 @common_sign_options
 @_ladder_options
-def api_key_create(
-    network: Network,
-    account: int,
-    out: Path,
-    yes: bool,
-    as_json: bool,
-    evidence_log: Path,
-    ladder_minutes: float,
-    ladder_step: int,
-    start_in: float,
-    clock_from: Path | None,
-    **kwargs: Any,
-) -> None:
+def api_key_create(**options: Any) -> None:
     """POST /v3/api-keys, signed as a ladder of timestamps."""
-    _sign_eth_private(
-        "api-key-create",
-        None,
-        network,
-        account,
-        out,
-        yes,
-        as_json,
-        evidence_log,
-        ladder_minutes,
-        ladder_step,
-        start_in,
-        clock_from,
-        kwargs,
-    )
+    _sign_eth_private("api-key-create", None, options)
 
 
 @api_key.command("delete")
@@ -295,36 +267,9 @@ def api_key_create(
 @common_sign_options
 @_ladder_options
 @click.option("--key", "api_key_id", required=True, help="The API key id (UUID) to delete.")
-def api_key_delete(
-    network: Network,
-    account: int,
-    out: Path,
-    yes: bool,
-    as_json: bool,
-    evidence_log: Path,
-    ladder_minutes: float,
-    ladder_step: int,
-    start_in: float,
-    clock_from: Path | None,
-    api_key_id: str,
-    **kwargs: Any,
-) -> None:
+def api_key_delete(api_key_id: str, **options: Any) -> None:
     """DELETE /v3/api-keys?apiKey=<id>, signed as a ladder of timestamps."""
-    _sign_eth_private(
-        "api-key-delete",
-        api_key_id.strip().lower(),
-        network,
-        account,
-        out,
-        yes,
-        as_json,
-        evidence_log,
-        ladder_minutes,
-        ladder_step,
-        start_in,
-        clock_from,
-        kwargs,
-    )
+    _sign_eth_private("api-key-delete", api_key_id.strip().lower(), options)
 
 
 @sign.command("recovery")
@@ -332,35 +277,9 @@ def api_key_delete(
 @network_option
 @common_sign_options
 @_ladder_options
-def recovery(
-    network: Network,
-    account: int,
-    out: Path,
-    yes: bool,
-    as_json: bool,
-    evidence_log: Path,
-    ladder_minutes: float,
-    ladder_step: int,
-    start_in: float,
-    clock_from: Path | None,
-    **kwargs: Any,
-) -> None:
+def recovery(**options: Any) -> None:
     """GET /v3/recovery (what an L1 forced exit needs), signed as a ladder of timestamps."""
-    _sign_eth_private(
-        "recovery",
-        None,
-        network,
-        account,
-        out,
-        yes,
-        as_json,
-        evidence_log,
-        ladder_minutes,
-        ladder_step,
-        start_in,
-        clock_from,
-        kwargs,
-    )
+    _sign_eth_private("recovery", None, options)
 
 
 @sign.command("tx")
