@@ -153,6 +153,25 @@ def time_command(
     )
 
 
+def _stored_credentials(api_url: str, address: str, state_dir: Path | None) -> tuple[str, Any, Any, Any]:
+    """(checksum address, API target, credential store, the stored key to authenticate with)."""
+    from dydx_airgap.online.relay.credentials import CredentialStore
+    from dydx_airgap.online.relay.state_dir import default_state_dir
+    from dydx_airgap.online.relay.target import parse_api_url
+
+    checksum = to_checksum_address(parse_address(address))
+    target = parse_api_url(api_url)
+    store = CredentialStore(state_dir or default_state_dir())
+    chosen = store.pick(target.origin, checksum)
+    if chosen is None:
+        raise InputError(
+            f"no stored API credentials for {checksum} at {target.origin} in {store.path.parent}: "
+            "submit the onboarding (or an api-key-create) through this relay first"
+        )
+    # Credentials are only ever sent to the origin they came from, so no --network host check is needed.
+    return checksum, target, store, chosen
+
+
 @click.group("api-keys")
 def api_keys() -> None:
     """API keys held for an address (HMAC-authenticated with the stored credentials)."""
@@ -171,23 +190,11 @@ def list_keys(
     """List the user's API keys; secrets are shown only as <redacted> (they stay in the state directory)."""
     from dydx_airgap.online.relay.api_client import ApiClient, RetryPolicy
     from dydx_airgap.online.relay.api_key_calls import list_api_keys
-    from dydx_airgap.online.relay.credentials import CredentialStore
     from dydx_airgap.online.relay.journal import REDACTED
     from dydx_airgap.online.relay.server_clock import ServerClock
-    from dydx_airgap.online.relay.state_dir import default_state_dir
-    from dydx_airgap.online.relay.target import parse_api_url
 
-    checksum = to_checksum_address(parse_address(address))
-    target = parse_api_url(api_url)
-    store = CredentialStore(state_dir or default_state_dir())
+    checksum, target, store, chosen = _stored_credentials(api_url, address, state_dir)
     stored = {k.key: k for k in store.for_address(target.origin, checksum)}
-    chosen = store.pick(target.origin, checksum)
-    if chosen is None:
-        raise InputError(
-            f"no stored API credentials for {checksum} at {target.origin} in {store.path.parent}: "
-            "submit the onboarding (or an api-key-create) through this relay first"
-        )
-    # Credentials are only ever sent to the origin they came from, so no --network host check is needed.
     retry = RetryPolicy(base_delay=retry_base)
     with ApiClient(target.origin, timeout=timeout, retry=retry, report=_progress) as client:
         keys = list_api_keys(client, chosen.credentials, ServerClock.measure(client))
@@ -235,20 +242,10 @@ def account_command(
     """Show what the API holds for a user: registration on L1, the account, its position id and balance."""
     from dydx_airgap.online.relay.api_client import ApiClient, RetryPolicy, raise_for_status
     from dydx_airgap.online.relay.api_key_calls import get_account, hmac_get
-    from dydx_airgap.online.relay.credentials import CredentialStore
     from dydx_airgap.online.relay.server_clock import ServerClock
-    from dydx_airgap.online.relay.state_dir import default_state_dir
-    from dydx_airgap.online.relay.target import parse_api_url
     from dydx_airgap.shared.ids import account_id
 
-    checksum = to_checksum_address(parse_address(address))
-    target = parse_api_url(api_url)
-    store = CredentialStore(state_dir or default_state_dir())
-    chosen = store.pick(target.origin, checksum)
-    if chosen is None:
-        raise InputError(
-            f"no stored API credentials for {checksum} at {target.origin}: onboard through this relay"
-        )
+    checksum, target, _store, chosen = _stored_credentials(api_url, address, state_dir)
     with ApiClient(
         target.origin, timeout=timeout, retry=RetryPolicy(base_delay=retry_base), report=_progress
     ) as client:
