@@ -12,10 +12,10 @@ from pathlib import Path
 
 from .errors import InputError
 from .fsutil import atomic_write_bytes, read_untrusted_file
-from .payload import MAX_PAYLOAD_BYTES, Payload, decode_payload
+from .payload import MAX_PAYLOAD_BYTES, ORIGIN_SIGNED_KINDS, Payload, decode_payload
 
-#: What the cold machine exports and the relay imports.
-TO_RELAY = frozenset({"public-key", "onboarding-request", "eth-private-request", "signed-tx"})
+#: What the cold machine exports and the relay imports: exactly the kinds the cold key origin-signs.
+TO_RELAY = ORIGIN_SIGNED_KINDS
 #: What the relay exports and the cold machine imports.
 TO_COLD = frozenset({"time", "tx-request"})
 
