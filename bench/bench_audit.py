@@ -24,16 +24,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from dydx_airgap.offline.clock import LOCAL_CLOCK
-from dydx_airgap.offline.derive import public_payload
-from dydx_airgap.offline.evidence_bundle import build_bundle
-from dydx_airgap.offline.keysources import AccountKey
-from dydx_airgap.offline.sign_requests import build_eth_private_request, build_onboarding_request
-from dydx_airgap.offline.signer import ColdKey, derive_account
+from dydx_airgap.offline.evidence.bundle import build_bundle
+from dydx_airgap.offline.keys.cold_key import ColdKey, derive_account
+from dydx_airgap.offline.keys.derive import public_payload
+from dydx_airgap.offline.keys.sources import AccountKey
+from dydx_airgap.offline.signing.clock import LOCAL_CLOCK
+from dydx_airgap.offline.signing.requests import build_eth_private_request, build_onboarding_request
 from dydx_airgap.shared import __version__
-from dydx_airgap.shared.calldata import ApproveCall
 from dydx_airgap.shared.canonical_json import canonical_dumps
-from dydx_airgap.shared.eth_tx import Eip1559Transaction
+from dydx_airgap.shared.dydx_v3.calldata import ApproveCall
+from dydx_airgap.shared.dydx_v3.networks import get_network
+from dydx_airgap.shared.ethereum.transaction import Eip1559Transaction
 from dydx_airgap.shared.evidence.files import load_bundle, write_bundle_archive, write_bundle_dir
 from dydx_airgap.shared.evidence.receipts import (
     build_receipts,
@@ -41,10 +42,9 @@ from dydx_airgap.shared.evidence.receipts import (
     receipts_signing_message,
 )
 from dydx_airgap.shared.evidence.verify import verify_bundle
-from dydx_airgap.shared.networks import get_network
-from dydx_airgap.shared.payload import Payload, new_payload
 from dydx_airgap.shared.secret import Secret
 from dydx_airgap.shared.timestamps import iso_ms, now_utc
+from dydx_airgap.shared.transport.payload import Payload, new_payload
 
 REPO = Path(__file__).resolve().parent.parent
 AUDIT = Path(sys.executable).parent / "dydx-audit"
@@ -66,7 +66,7 @@ class Measured:
 
 
 def _log_line(entries: list[bytes], fields: dict[str, Any]) -> None:
-    """One evidence-log line in the cold side's format (offline/evidence_log.py), chained to the last."""
+    """One evidence-log line in the cold side's format (offline/evidence/log.py), chained to the last."""
     previous = hashlib.sha256(entries[-1]).hexdigest() if entries else "0" * 64
     entry = {
         "format": "dydx-airgap-evidence-log/1",

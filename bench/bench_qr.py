@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 
 from PIL import Image, ImageFilter, ImageOps
 
-from dydx_airgap.shared import qr_read, qr_render
 from dydx_airgap.shared.errors import FormatError
-from dydx_airgap.shared.ur import cbor, frames, ur
+from dydx_airgap.shared.transport import qr_read, qr_render
+from dydx_airgap.shared.transport.ur import cbor, frames, ur
 
 
 def stream(seed: bytes, length: int) -> bytes:

@@ -19,10 +19,10 @@ from typing import Any
 
 from report import median, ms, ratio, s, table
 
-from dydx_airgap.offline.batch import available_cpus, derive_accounts_parallel
-from dydx_airgap.offline.keysources import DEFAULT_PATH_TEMPLATE
-from dydx_airgap.offline.signer import ColdKey, DerivedAccount, derive_account, stark_key_pair
-from dydx_airgap.shared.eip712 import (
+from dydx_airgap.offline.keys.batch import available_cpus, derive_accounts_parallel
+from dydx_airgap.offline.keys.cold_key import ColdKey, DerivedAccount, derive_account, stark_key_pair
+from dydx_airgap.offline.keys.sources import DEFAULT_PATH_TEMPLATE
+from dydx_airgap.shared.dydx_v3.eip712 import (
     ONBOARDING_ACTION,
     STARK_KEY_ACTION,
     onboarding_action_digest,
@@ -376,7 +376,8 @@ def _floor_section(
         ),
         "",
         f"eth-account's EIP-712 signature equals ours: {'yes' if signature_matches else '**no**'}. "
-        "Ours can beat the eth-account floor because shared/eip712.py encodes dYdX's two fixed structs "
+        "Ours can beat the eth-account floor because shared/dydx_v3/eip712.py encodes dYdX's two fixed "
+        "structs "
         "directly instead of through a generic EIP-712 encoder; what it adds to the bare floor is the "
         "address (one Keccak), the two EIP-712 digests (re-hashed per account) and the API credentials "
         "(two Keccaks).",

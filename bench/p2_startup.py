@@ -18,8 +18,8 @@ from pathlib import Path
 
 from report import median, ms, ratio, s, table, verdict
 
-from dydx_airgap.offline.keysources import decrypt_keystore_bytes
-from dydx_airgap.offline.vault import KDF_DEFAULT
+from dydx_airgap.offline.keys.sources import decrypt_keystore_bytes
+from dydx_airgap.offline.keys.vault import KDF_DEFAULT
 from dydx_airgap.shared.secret import Secret
 
 REPO = Path(__file__).resolve().parent.parent

@@ -134,7 +134,7 @@ done
 
 step "evidence: the cold key signs a bundle of everything it signed; the relay adds its signed receipts"
 cd "$COLD"
-"$BIN/dydx-offline" evidence bundle "${KEY[@]}" "${NET[@]}" --log dydx-evidence.jsonl --from . --out bundle | tail -2
+"$BIN/dydx-offline" evidence bundle "${KEY[@]}" "${NET[@]}" --evidence-log dydx-evidence.jsonl --from . --out bundle | tail -2
 cp -r bundle "$ONLINE/bundle"   # a directory of public files: carried on a USB stick
 cd "$ONLINE"
 "$BIN/dydx-relay" evidence add-receipts bundle --state state | tail -1

@@ -18,39 +18,39 @@ from dydx_airgap.shared.errors import UsageError
 
 COMMANDS = {
     "keygen": (
-        "dydx_airgap.offline.cmd_keys:keygen",
+        "dydx_airgap.offline.keys.commands:keygen",
         "Create a new Ethereum key (keystore + mnemonic shown once).",
     ),
     "derive": (
-        "dydx_airgap.offline.cmd_keys:derive",
+        "dydx_airgap.offline.keys.commands:derive",
         "Derive STARK keys and API credentials; vault + public files.",
     ),
     "recover": (
-        "dydx_airgap.offline.cmd_keys:recover",
+        "dydx_airgap.offline.keys.commands:recover",
         "Find which derivation variant matches a STARK public key.",
     ),
     "selftest": (
-        "dydx_airgap.offline.cmd_selftest:selftest",
+        "dydx_airgap.offline.diagnostics.commands:selftest",
         "Check the reference vectors through our code paths.",
     ),
     "sign": (
-        "dydx_airgap.offline.cmd_sign:sign",
+        "dydx_airgap.offline.signing.commands:sign",
         "Sign onboarding, API-key, recovery requests and transactions after review.",
     ),
     "doctor": (
-        "dydx_airgap.offline.cmd_doctor:doctor",
+        "dydx_airgap.offline.diagnostics.commands:doctor",
         "Check that this machine is fit to be the cold machine.",
     ),
     "evidence": (
-        "dydx_airgap.offline.cmd_evidence:evidence",
+        "dydx_airgap.offline.evidence.commands:evidence",
         "Bundle signed payloads and the evidence log for an auditor, signed by the cold key.",
     ),
     "export": (
-        "dydx_airgap.offline.cmd_transfer:export",
+        "dydx_airgap.offline.transfer:export",
         "Show a payload as QR frames (PNG files, HTML page, terminal).",
     ),
     "import": (
-        "dydx_airgap.offline.cmd_transfer:import_",
+        "dydx_airgap.offline.transfer:import_",
         "Read a relay payload (time, tx-request) from QR images or a file.",
     ),
 }

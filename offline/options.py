@@ -1,21 +1,38 @@
-"""Click options shared by every cold-side command that needs the Ethereum key."""
+"""Every flag more than one cold command takes, declared once with one help text.
+
+A command takes such a flag by decorating itself with the option here, so the same flag cannot drift in
+meaning or help between commands. Flags only one command has stay with that command, and so does ``--out``:
+what it names (a keystore, a directory, a signed payload) is each command's own.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from dydx_airgap.shared.dydx_v3.networks import Network, get_network
 from dydx_airgap.shared.errors import InputError
-from dydx_airgap.shared.networks import Network, get_network
-
-from .keysources import KeySourceOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _file = click.Path(path_type=Path, dir_okay=False)
+
+#: Where the hash-chained evidence log lives unless ``--evidence-log`` says otherwise.
+DEFAULT_EVIDENCE_LOG = Path("dydx-evidence.jsonl")
+
+
+@dataclass(frozen=True)
+class KeySourceOptions:
+    keystore: Path | None = None
+    password_file: Path | None = None
+    mnemonic_file: Path | None = None
+    mnemonic_prompt: bool = False
+    mnemonic_passphrase_file: Path | None = None
+    derivation_path: str | None = None
 
 
 def key_source_options(func: F) -> F:
@@ -63,3 +80,26 @@ def network_option(func: F) -> F:
         callback=_network,
         help="Chain id or name: 1 mainnet, 3 ropsten, 5 goerli, 11155111 sepolia, 31337 local (rehearsal).",
     )(func)
+
+
+account_option = click.option(
+    "--account",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 2**31 - 1),
+    help="Account index (mnemonic: m/44'/60'/0'/0/<account>).",
+)
+evidence_log_option = click.option(
+    "--evidence-log",
+    type=_file,
+    default=DEFAULT_EVIDENCE_LOG,
+    show_default=True,
+    help="Append-only, hash-chained record of every signature and export.",
+)
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as JSON (any review goes to stderr)."
+)
+yes_option = click.option("--yes", is_flag=True, help="Do not ask; recorded as scripted in the evidence log.")
+clock_from_option = click.option(
+    "--clock-from", type=_file, help="A `time` payload from the relay, to correct this clock."
+)

@@ -13,55 +13,55 @@ from dydx_airgap.shared.cli_support import LazyGroup, run_cli
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "submit": (
-        "dydx_airgap.online.cmd_relay:submit",
+        "dydx_airgap.online.relay.commands:submit",
         "Verify a signed payload and submit it to the API (journaled, never twice).",
     ),
     "time": (
-        "dydx_airgap.online.cmd_relay:time_command",
+        "dydx_airgap.online.relay.commands:time_command",
         "Write a time payload (the API's clock) for the cold machine.",
     ),
     "api-keys": (
-        "dydx_airgap.online.cmd_relay:api_keys",
+        "dydx_airgap.online.relay.commands:api_keys",
         "List a user's API keys with the stored credentials (secrets redacted).",
     ),
     "serve-local": (
-        "dydx_airgap.online.cmd_local:serve_local",
+        "dydx_airgap.online.rehearsal.commands:serve_local",
         "Run the local dYdX-v3-compatible API (rehearsals and tests).",
     ),
     "serve-chain": (
-        "dydx_airgap.online.cmd_local:serve_chain",
+        "dydx_airgap.online.rehearsal.commands:serve_chain",
         "Run the local rehearsal chain (py-evm, chain id 31337).",
     ),
     "import": (
-        "dydx_airgap.online.cmd_transfer:import_",
+        "dydx_airgap.online.transfer:import_",
         "Read a cold-machine payload from QR images, a video, a camera or a file.",
     ),
     "export": (
-        "dydx_airgap.online.cmd_transfer:export",
+        "dydx_airgap.online.transfer:export",
         "Show a relay payload (time, tx-request) as QR frames for the cold machine.",
     ),
     "prepare": (
-        "dydx_airgap.online.cmd_onchain:prepare",
+        "dydx_airgap.online.onchain.commands:prepare",
         "Prepare an unsigned register/approve/deposit transaction for the cold machine.",
     ),
     "broadcast": (
-        "dydx_airgap.online.cmd_onchain:broadcast",
+        "dydx_airgap.online.onchain.commands:broadcast",
         "Check a signed transaction against its request, broadcast it once, wait for it.",
     ),
     "init-evidence-key": (
-        "dydx_airgap.online.cmd_evidence:init_evidence_key",
+        "dydx_airgap.online.evidence.commands:init_evidence_key",
         "Create the relay's Ed25519 evidence key (once) and print its public key for auditors.",
     ),
     "evidence-key": (
-        "dydx_airgap.online.cmd_evidence:evidence_key",
+        "dydx_airgap.online.evidence.commands:evidence_key",
         "Print the relay's evidence public key (to register with the auditor).",
     ),
     "evidence": (
-        "dydx_airgap.online.cmd_evidence:evidence",
+        "dydx_airgap.online.evidence.commands:evidence",
         "Add signed relay receipts to an evidence bundle; pack it as one .tar.",
     ),
     "account": (
-        "dydx_airgap.online.cmd_relay:account_command",
+        "dydx_airgap.online.relay.commands:account_command",
         "Show the user's L1 registration and account (position, balance) as the API reports them.",
     ),
 }

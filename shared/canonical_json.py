@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import FormatError
+from dydx_airgap.shared.errors import FormatError
 
 MAX_DEPTH = 12
 MAX_INT_DIGITS = 80  # uint256 needs 78

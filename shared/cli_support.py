@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .errors import AirgapError
+from dydx_airgap.shared.errors import AirgapError
 
 EXIT_INTERNAL = 70
 

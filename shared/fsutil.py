@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-from .errors import InputError
+from dydx_airgap.shared.errors import InputError
 
 #: Largest file we read from a USB stick or the relay (payloads are far smaller).
 DEFAULT_READ_CAP = 1 << 20

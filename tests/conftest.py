@@ -123,7 +123,7 @@ def origin_signer_for(private_key_hex: str):
     for tests that build cold-side payloads themselves."""
     import coincurve
 
-    from dydx_airgap.shared.origin import origin_message_hash
+    from dydx_airgap.shared.transport.origin import origin_message_hash
 
     key = coincurve.PrivateKey(bytes.fromhex(private_key_hex.removeprefix("0x")))
 

@@ -25,11 +25,12 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from dydx_airgap.offline.evidence_log import append_entry
-from dydx_airgap.offline.keysources import KeySourceOptions, load_keys
-from dydx_airgap.offline.signer import ColdKey
-from dydx_airgap.online.receipts import load_evidence_key
-from dydx_airgap.shared.eip712 import (
+from dydx_airgap.offline.evidence.log import append_entry
+from dydx_airgap.offline.keys.cold_key import ColdKey
+from dydx_airgap.offline.keys.sources import KeySourceOptions, load_keys
+from dydx_airgap.online.evidence.receipts import load_evidence_key
+from dydx_airgap.shared.audit.report import CSP, text
+from dydx_airgap.shared.dydx_v3.eip712 import (
     STARK_KEY_ACTION,
     onboarding_action_digest,
     onboarding_action_message,
@@ -38,10 +39,9 @@ from dydx_airgap.shared.eip712 import (
 from dydx_airgap.shared.evidence.files import BundleFiles, bundle_from_archive, load_bundle
 from dydx_airgap.shared.evidence.log_chain import read_log_bytes
 from dydx_airgap.shared.evidence.manifest import LogReference, encode_manifest_signature, parse_manifest
-from dydx_airgap.shared.evidence.report import CSP, text
+from dydx_airgap.shared.evidence.message import manifest_message
 from dydx_airgap.shared.evidence.verify import Verification, verify_bundle
-from dydx_airgap.shared.evidence_message import manifest_message
-from dydx_airgap.shared.payload import decode_payload
+from dydx_airgap.shared.transport.payload import decode_payload
 
 from .conftest import TEST_MNEMONIC, run_tool
 from .test_evidence import NETWORK, Flow, cold_run, resign_receipts, shared_flow

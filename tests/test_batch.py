@@ -1,4 +1,4 @@
-"""offline/batch.py: forked workers give exactly the serial results, through pipes, never through a socket."""
+"""offline/keys/batch.py: forked workers give exactly the serial results, through pipes, never through a socket."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from dydx_airgap.offline import batch
-from dydx_airgap.offline.derive import derive_to_directory, public_payload, vault_entry
-from dydx_airgap.offline.keysources import DEFAULT_PATH_TEMPLATE, AccountKey
-from dydx_airgap.offline.signer import ColdKey, DerivedAccount, derive_account
-from dydx_airgap.offline.vault import read_vault
+from dydx_airgap.offline.keys import batch
+from dydx_airgap.offline.keys.cold_key import ColdKey, DerivedAccount, derive_account
+from dydx_airgap.offline.keys.derive import derive_to_directory, public_payload, vault_entry
+from dydx_airgap.offline.keys.sources import DEFAULT_PATH_TEMPLATE, AccountKey
+from dydx_airgap.offline.keys.vault import read_vault
 from dydx_airgap.shared.canonical_json import canonical_dumps
+from dydx_airgap.shared.dydx_v3.networks import get_network
 from dydx_airgap.shared.errors import InputError
-from dydx_airgap.shared.networks import get_network
-from dydx_airgap.shared.payload import decode_payload
 from dydx_airgap.shared.secret import Secret
 from dydx_airgap.shared.stark import private_key_to_ec_point_on_stark_curve
+from dydx_airgap.shared.transport.payload import decode_payload
 
 from .conftest import TEST_MNEMONIC, write_secret
 
@@ -133,7 +133,8 @@ def test_worker_count_and_ranges() -> None:
 
 WORKER_HYGIENE = """
 import sys
-from dydx_airgap.offline import batch, hygiene
+from dydx_airgap.offline import hygiene
+from dydx_airgap.offline.keys import batch
 hygiene.harden_process()
 answers = batch.run_in_workers(
     2, lambda start, stop: b"not dumpable" if hygiene.process_is_dumpable() is False else b"DUMPABLE", 2

@@ -1,4 +1,4 @@
-"""shared/calldata.py against eth_abi (an independent ABI encoder) and the spec's published constants."""
+"""shared/dydx_v3/calldata.py against eth_abi (an independent ABI encoder) and the spec's published constants."""
 
 from __future__ import annotations
 
@@ -11,17 +11,14 @@ from eth_utils import keccak as reference_keccak
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dydx_airgap.shared import calldata
-from dydx_airgap.shared.address import to_checksum_address
-from dydx_airgap.shared.calldata import (
+from dydx_airgap.shared.dydx_v3 import calldata
+from dydx_airgap.shared.dydx_v3.calldata import (
     STARK_FIELD_PRIME,
     ApproveCall,
     DepositCall,
     RegisterUserCall,
     collateral_asset_id,
-    decode_address_result,
     decode_calldata,
-    decode_uint256_result,
     encode_allowance,
     encode_balance_of,
     encode_get_eth_key,
@@ -29,8 +26,10 @@ from dydx_airgap.shared.calldata import (
     format_usdc,
     usdc_to_base_units,
 )
+from dydx_airgap.shared.dydx_v3.networks import NETWORKS
 from dydx_airgap.shared.errors import FormatError, InputError
-from dydx_airgap.shared.networks import NETWORKS
+from dydx_airgap.shared.ethereum.abi import decode_address_result, decode_uint256_result
+from dydx_airgap.shared.ethereum.address import to_checksum_address
 
 USER = "0x90F8bf6A479f320ead074411a4B0e7944Ea8c9C1"
 SPENDER = "0xD54f502e184B6B739d7D27a6410a67dc462D69c8"

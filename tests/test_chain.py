@@ -1,6 +1,6 @@
 """The local chain end to end over real JSON-RPC on 127.0.0.1: deploy, fund, approve, register, deposit.
 
-Transactions are built with shared/eth_tx.py and shared/calldata.py, signed with coincurve (the way the
+Transactions are built with shared/ethereum/transaction.py and shared/dydx_v3/calldata.py, signed with coincurve (the way the
 cold signer will), broadcast as raw bytes and checked through balances, contract views and logs read back
 over HTTP. Invalid calls are built with eth_abi so that our own encoder's refusals do not hide the
 contract's checks.
@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,23 +24,24 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak as reference_keccak
 
-from dydx_airgap.online.chain import LocalChain, start_local_chain
-from dydx_airgap.shared.address import address_from_public_key, parse_address
-from dydx_airgap.shared.calldata import (
+from dydx_airgap.online.rehearsal.evm import LocalChain, start_local_chain
+from dydx_airgap.shared.dydx_v3.calldata import (
     STARK_FIELD_PRIME,
     UNLIMITED_ALLOWANCE,
     ApproveCall,
     DepositCall,
     RegisterUserCall,
     collateral_asset_id,
-    decode_address_result,
-    decode_uint256_result,
     encode_allowance,
     encode_balance_of,
     encode_get_eth_key,
     usdc_to_base_units,
 )
-from dydx_airgap.shared.eth_tx import Eip1559Transaction
+from dydx_airgap.shared.ethereum.abi import decode_address_result, decode_uint256_result
+from dydx_airgap.shared.ethereum.address import address_from_public_key, parse_address
+from dydx_airgap.shared.ethereum.transaction import Eip1559Transaction
+
+from .conftest import BIN
 
 CHAIN_ID = 11155111
 # STARK public keys (x) of the spec's §10.1 reference accounts: real points on the STARK curve.
@@ -515,9 +515,8 @@ def test_command_line_entry_point(tmp_path: Path) -> None:
     funded = _address(USER)
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "dydx_airgap.online.chain",
+            str(BIN / "dydx-relay"),
+            "serve-chain",
             "--host",
             "127.0.0.1",
             "--port",
@@ -558,7 +557,7 @@ def test_command_line_entry_point(tmp_path: Path) -> None:
 
 def test_command_line_refuses_bad_input_cleanly() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "dydx_airgap.online.chain", "--port", "0", "--operator", "0x1234"],
+        [str(BIN / "dydx-relay"), "serve-chain", "--port", "0", "--operator", "0x1234"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -567,9 +566,8 @@ def test_command_line_refuses_bad_input_cleanly() -> None:
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
     bad_fund = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "dydx_airgap.online.chain",
+            str(BIN / "dydx-relay"),
+            "serve-chain",
             "--port",
             "0",
             "--operator",

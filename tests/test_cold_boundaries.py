@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dydx_airgap.offline import doctor
+from dydx_airgap.offline.diagnostics import doctor
 
 from .conftest import REPO, TEST_MNEMONIC, run_tool, write_secret
 

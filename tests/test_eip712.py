@@ -6,8 +6,8 @@ from eth_account.messages import encode_typed_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dydx_airgap.shared import eip712
-from dydx_airgap.shared.keccak import keccak256
+from dydx_airgap.shared.dydx_v3 import eip712
+from dydx_airgap.shared.ethereum.keccak import keccak256
 
 DOMAIN_SEPARATORS = {
     1: "e3ea0d0aaace5cf68ca5fce1c4af02705c7cb412bf1e07192676f8cb886f62f3",

@@ -1,4 +1,4 @@
-"""shared/eth_tx.py and shared/rlp.py against eth-account 0.14 and pyrlp, and their strictness."""
+"""shared/ethereum/transaction.py and shared/ethereum/rlp.py against eth-account 0.14 and pyrlp, and their strictness."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from eth_utils import keccak as reference_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dydx_airgap.shared import rlp
-from dydx_airgap.shared.address import address_from_public_key, to_checksum_address
 from dydx_airgap.shared.errors import FormatError, SignatureError
-from dydx_airgap.shared.eth_tx import (
+from dydx_airgap.shared.ethereum import rlp
+from dydx_airgap.shared.ethereum.address import address_from_public_key, to_checksum_address
+from dydx_airgap.shared.ethereum.transaction import (
     SECP256K1_N,
     AccessListEntry,
     Eip1559Transaction,

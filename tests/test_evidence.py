@@ -26,14 +26,14 @@ from dydx_airgap.shared.evidence.bip39_english import ENGLISH_SHA256, WORDS
 from dydx_airgap.shared.evidence.files import BundleFiles, bundle_from_archive, load_bundle
 from dydx_airgap.shared.evidence.log_chain import read_log_bytes
 from dydx_airgap.shared.evidence.manifest import parse_manifest, parse_manifest_signature
+from dydx_airgap.shared.evidence.message import parse_manifest_message
 from dydx_airgap.shared.evidence.receipts import (
     encode_receipts_signature,
     parse_receipts,
     receipts_signing_message,
 )
 from dydx_airgap.shared.evidence.verify import verify_bundle
-from dydx_airgap.shared.evidence_message import parse_manifest_message
-from dydx_airgap.shared.payload import decode_payload
+from dydx_airgap.shared.transport.payload import decode_payload
 
 from .conftest import TEST_MNEMONIC, assert_clean_failure, run_tool, write_secret
 from .test_cold_boundaries import cold as cold_without_sockets
@@ -99,7 +99,7 @@ def cold_run(root: Path, mnemonic: Path, out: Path, account: int = 0, api_key: b
 
 
 def build_flow(root: Path) -> Flow:
-    from dydx_airgap.online.local_api import start_local_api
+    from dydx_airgap.online.rehearsal.v3_api import start_local_api
 
     mnemonic = write_secret(root / "mnemonic", TEST_MNEMONIC)
     cold, state, bundle, tar = root / "cold", root / "relay-state", root / "bundle", root / "bundle.tar"
@@ -378,9 +378,9 @@ def test_add_receipts_works_on_an_archive_and_refuses_to_sign_a_broken_cold_part
 def _approve_request(address: str, nonce: int = 0) -> bytes:
     from datetime import timedelta
 
-    from dydx_airgap.shared.calldata import ApproveCall
-    from dydx_airgap.shared.networks import get_network
-    from dydx_airgap.shared.payload import new_payload
+    from dydx_airgap.shared.dydx_v3.calldata import ApproveCall
+    from dydx_airgap.shared.dydx_v3.networks import get_network
+    from dydx_airgap.shared.transport.payload import new_payload
 
     net = get_network(int(NETWORK))
     body = {
@@ -452,7 +452,7 @@ def test_signed_transaction_and_its_broadcast_receipt(evidence_flow: Flow, tmp_p
     )
     assert receipt["request_sha256"] == hashlib.sha256(request.read_bytes()).hexdigest()
     # The relay claiming it broadcast other bytes is caught, even with its own valid signature.
-    from dydx_airgap.online.receipts import load_evidence_key
+    from dydx_airgap.online.evidence.receipts import load_evidence_key
 
     files = load_bundle(bundle).files
     edited = json.loads(files["relay/receipts.json"])

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dydx_airgap.offline.firewall import find_derivation_template, screen
-from dydx_airgap.shared.eip712 import (
+from dydx_airgap.offline.review.firewall import find_derivation_template, screen
+from dydx_airgap.shared.dydx_v3.eip712 import (
     ONBOARDING_ACTION,
     STARK_KEY_ACTION,
     onboarding_action_digest,
@@ -23,7 +23,7 @@ from dydx_airgap.shared.eip712 import (
     typed_data,
 )
 from dydx_airgap.shared.errors import PolicyError
-from dydx_airgap.shared.keccak import keccak256
+from dydx_airgap.shared.ethereum.keccak import keccak256
 
 TEMPLATES = {
     "v3-stark-key": STARK_KEY_ACTION,

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dydx_airgap.shared.payload import decode_payload
+from dydx_airgap.shared.transport.payload import decode_payload
 
 from .conftest import BIN, kit_vectors, write_secret
 

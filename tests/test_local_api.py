@@ -33,7 +33,7 @@ from eth_keys import keys as eth_keys
 from eth_utils import keccak
 from fastecdsa.curve import Curve
 
-from dydx_airgap.online.local_api import (
+from dydx_airgap.online.rehearsal.v3_api import (
     Fault,
     FaultPlan,
     LocalApiHandle,
@@ -931,7 +931,7 @@ def wait_for(probe: Any, what: str, attempts: int = 200) -> Any:
 def test_chain_follower_reports_registration_and_deposits(tmp_path: Path, clock: FixedClock) -> None:
     from eth_abi import encode
 
-    from dydx_airgap.online.chain import start_local_chain
+    from dydx_airgap.online.rehearsal.evm import start_local_chain
 
     db, deployment_file = tmp_path / "api.sqlite3", tmp_path / "deployment.json"
     address = address_of(KEY1)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dydx_airgap.offline.vault import read_vault
-from dydx_airgap.shared.payload import decode_payload
+from dydx_airgap.offline.keys.vault import read_vault
 from dydx_airgap.shared.secret import Secret
+from dydx_airgap.shared.transport.payload import decode_payload
 
 from .conftest import KIT_VECTORS, TEST_MNEMONIC, assert_clean_failure, kit_vectors, run_tool, write_secret
 
@@ -319,7 +319,7 @@ def test_recover_finds_dydx3_leading_zero_variant_and_reports_no_match(tmp_path,
     ks = secrets_dir / "k.json"
     write_secret(ks, json.dumps(Account.encrypt(v["eth_private_key"], "pw", kdf="pbkdf2", iterations=1000)))
     pw = write_secret(secrets_dir / "pw", "pw")
-    from dydx_airgap.offline.signer import stark_key_pair
+    from dydx_airgap.offline.keys.cold_key import stark_key_pair
 
     dydx3_public = stark_key_pair(int(v["dydx3_python_stark_private_key"], 16)).public_key
     r = run_tool(

@@ -27,17 +27,17 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
-from dydx_airgap.online.chain import LocalChain, start_local_chain
-from dydx_airgap.online.local_api import LocalApiHandle, start_local_api
+from dydx_airgap.online.http import RetryPolicy
 from dydx_airgap.online.onchain.broadcast import BroadcastOptions, broadcast_signed
 from dydx_airgap.online.onchain.revert import decode_revert_data
 from dydx_airgap.online.onchain.rpc import EthRpc, RpcCallError, parse_rpc_url
-from dydx_airgap.online.relay.api_client import RetryPolicy
+from dydx_airgap.online.rehearsal.evm import LocalChain, start_local_chain
+from dydx_airgap.online.rehearsal.v3_api import LocalApiHandle, start_local_api
 from dydx_airgap.online.relay.submit import RelayOptions, submit_payload
 from dydx_airgap.shared.errors import PolicyError, RemoteError, VerificationError
-from dydx_airgap.shared.payload import decode_payload, new_payload
 from dydx_airgap.shared.stark.constants import EC_ORDER
 from dydx_airgap.shared.stark.keys import private_key_to_ec_point_on_stark_curve
+from dydx_airgap.shared.transport.payload import decode_payload, new_payload
 
 from .conftest import Result, assert_clean_failure, origin_signer_for, run_tool
 

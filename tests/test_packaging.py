@@ -22,6 +22,6 @@ def test_every_package_is_listed_in_pyproject() -> None:
 def test_data_files_are_declared() -> None:
     data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert "data/*.json" in data["dydx_airgap.offline"] and "data/*.txt" in data["dydx_airgap.offline"]
-    assert "contracts/*.vy" in data["dydx_airgap.online.chain"]
+    assert "contracts/*.vy" in data["dydx_airgap.online.rehearsal.evm"]
     assert (REPO / "offline" / "data" / "dydx-v3-vectors.json").exists()
     assert (REPO / "offline" / "data" / "lock.txt").exists()

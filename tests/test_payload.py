@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from dydx_airgap.shared.canonical_json import canonical_dumps
 from dydx_airgap.shared.errors import FormatError
-from dydx_airgap.shared.payload import MAX_PAYLOAD_BYTES, decode_payload, new_payload, seal_of
+from dydx_airgap.shared.transport.payload import MAX_PAYLOAD_BYTES, decode_payload, new_payload, seal_of
 
 from .conftest import kit_vectors, origin_signer_for
 

@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from dydx_airgap.online.local_api import start_local_api
+from dydx_airgap.online.rehearsal.v3_api import start_local_api
 
 from .conftest import TEST_MNEMONIC, assert_clean_failure, run_tool, write_secret
 

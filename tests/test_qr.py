@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageFilter, ImageOps
 
-from dydx_airgap.shared import qr_read, qr_render
 from dydx_airgap.shared.errors import FormatError, InputError
-from dydx_airgap.shared.ur import frames as ur_frames
+from dydx_airgap.shared.transport import qr_read, qr_render
+from dydx_airgap.shared.transport.ur import frames as ur_frames
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
 

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import pytest
 
-from dydx_airgap.offline.selftest import run_selftest
-from dydx_airgap.offline.signer import ColdKey, derive_account, legacy_personal_sign_stark_key, stark_key_pair
-from dydx_airgap.shared.api_auth import sign_api_request, verify_api_request
-from dydx_airgap.shared.derivation import (
+from dydx_airgap.offline.diagnostics.selftest import run_selftest
+from dydx_airgap.offline.keys.cold_key import (
+    ColdKey,
+    derive_account,
+    legacy_personal_sign_stark_key,
+    stark_key_pair,
+)
+from dydx_airgap.shared.dydx_v3.api_auth import sign_api_request, verify_api_request
+from dydx_airgap.shared.dydx_v3.derivation import (
     api_credentials_from_onboarding_signature,
     dydx3_python_stark_private_key,
     stark_key_signature_candidates,
     stark_private_key_from_signature,
 )
-from dydx_airgap.shared.eip712 import STARK_KEY_ACTION, onboarding_action_message, personal_sign_text
+from dydx_airgap.shared.dydx_v3.eip712 import STARK_KEY_ACTION, onboarding_action_message, personal_sign_text
+from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_signature, verify_onboarding_signature
 from dydx_airgap.shared.secret import Secret
-from dydx_airgap.shared.verify import verify_eth_private_signature, verify_onboarding_signature
 
 from .conftest import KIT_VECTORS, kit_vectors
 
@@ -244,7 +249,7 @@ def test_upstream_hmac_vector() -> None:
 
 
 def test_upstream_key_pair_from_data_zero() -> None:
-    from dydx_airgap.shared.keccak import keccak256
+    from dydx_airgap.shared.ethereum.keccak import keccak256
 
     private = int.from_bytes(keccak256(b"0"), "big") >> 5
     assert private == h("0x2242959533856f2a03f3c7d9431e28ef4fe5cb2a15038c37f1d76d35dc508b")

@@ -27,25 +27,27 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from dydx_airgap.online.local_api import Fault, FaultPlan, ScheduledFault, start_local_api
-from dydx_airgap.online.relay.api_client import ApiClient, RetryPolicy
+from dydx_airgap.online.http import RetryPolicy
+from dydx_airgap.online.rehearsal.v3_api import Fault, FaultPlan, ScheduledFault, start_local_api
+from dydx_airgap.online.relay.api_client import ApiClient
 from dydx_airgap.online.relay.journal import Journal
 from dydx_airgap.online.relay.ladder import Rung, choose_rung
 from dydx_airgap.online.relay.submit import RelayOptions, SubmitResult, submit_payload
 from dydx_airgap.online.relay.target import resolve_api_target
 from dydx_airgap.online.relay.timepayload import make_time_payload
 from dydx_airgap.shared.canonical_json import canonical_dumps
-from dydx_airgap.shared.derivation import (
+from dydx_airgap.shared.dydx_v3.derivation import (
     api_credentials_from_onboarding_signature,
     stark_private_key_from_signature,
 )
-from dydx_airgap.shared.eip712 import (
+from dydx_airgap.shared.dydx_v3.eip712 import (
     ONBOARDING_ACTION,
     STARK_KEY_ACTION,
     onboarding_action_digest,
     onboarding_action_message,
     typed_data,
 )
+from dydx_airgap.shared.dydx_v3.networks import get_network
 from dydx_airgap.shared.errors import (
     AirgapError,
     FormatError,
@@ -54,10 +56,9 @@ from dydx_airgap.shared.errors import (
     RemoteError,
     SignatureError,
 )
-from dydx_airgap.shared.networks import get_network
-from dydx_airgap.shared.payload import decode_payload, new_payload, seal_of
 from dydx_airgap.shared.stark import private_key_to_ec_point_on_stark_curve
 from dydx_airgap.shared.timestamps import iso_ms, now_utc, parse_iso_ms
+from dydx_airgap.shared.transport.payload import decode_payload, new_payload, seal_of
 
 from .conftest import BIN, assert_clean_failure, origin_signer_for, run_tool
 
@@ -872,7 +873,7 @@ def test_ambiguous_onboarding_is_settled_by_the_next_run(tmp_path: Path) -> None
 
 
 def test_one_relay_per_state_directory(api: Any, state: Path) -> None:
-    from dydx_airgap.online.relay.state_dir import locked_state_dir
+    from dydx_airgap.online.state_dir import locked_state_dir
 
     data = Signer.from_seed("relay/locked").onboarding()
     with locked_state_dir(state):

@@ -25,15 +25,15 @@ from eth_account.hdaccount.mnemonic import Mnemonic
 
 from dydx_airgap.offline.cli import main as cold_main
 from dydx_airgap.online.cli import main as relay_main
-from dydx_airgap.online.local_api import start_local_api
-from dydx_airgap.shared.derivation import api_credentials_from_onboarding_signature
-from dydx_airgap.shared.eip712 import (
+from dydx_airgap.online.rehearsal.v3_api import start_local_api
+from dydx_airgap.shared.dydx_v3.derivation import api_credentials_from_onboarding_signature
+from dydx_airgap.shared.dydx_v3.eip712 import (
     ONBOARDING_ACTION,
     STARK_KEY_ACTION,
     onboarding_action_message,
     typed_data,
 )
-from dydx_airgap.shared.keccak import keccak256
+from dydx_airgap.shared.ethereum.keccak import keccak256
 
 from .conftest import write_secret
 

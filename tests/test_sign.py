@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from dydx_airgap.offline.clock import Clock
-from dydx_airgap.offline.evidence_log import append_entry, read_log
-from dydx_airgap.offline.sign_requests import build_eth_private_request, ladder_timestamps
-from dydx_airgap.offline.signer import ColdKey
+from dydx_airgap.offline.evidence.log import append_entry, read_log
+from dydx_airgap.offline.keys.cold_key import ColdKey
+from dydx_airgap.offline.signing.clock import Clock
+from dydx_airgap.offline.signing.requests import build_eth_private_request, ladder_timestamps
 from dydx_airgap.shared.display import escape_for_display
+from dydx_airgap.shared.dydx_v3.networks import get_network
+from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_signature, verify_onboarding_signature
 from dydx_airgap.shared.errors import InputError, VerificationError
-from dydx_airgap.shared.networks import get_network
-from dydx_airgap.shared.payload import decode_payload, new_payload
 from dydx_airgap.shared.secret import Secret
 from dydx_airgap.shared.timestamps import now_utc, parse_iso_ms
-from dydx_airgap.shared.verify import verify_eth_private_signature, verify_onboarding_signature
+from dydx_airgap.shared.transport.payload import decode_payload, new_payload
 
 from .conftest import assert_clean_failure, kit_vectors, run_tool
 

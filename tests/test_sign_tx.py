@@ -12,20 +12,20 @@ import coincurve
 import httpx
 import pytest
 
-from dydx_airgap.offline.signer import ColdKey, derive_account
-from dydx_airgap.shared.address import parse_address
-from dydx_airgap.shared.calldata import (
+from dydx_airgap.offline.keys.cold_key import ColdKey, derive_account
+from dydx_airgap.shared.dydx_v3.calldata import (
     UNLIMITED_ALLOWANCE,
     ApproveCall,
     DepositCall,
     RegisterUserCall,
     usdc_to_base_units,
 )
-from dydx_airgap.shared.eth_tx import decode_signed_transaction
-from dydx_airgap.shared.keccak import keccak256
-from dydx_airgap.shared.networks import LOCAL_REHEARSAL_CHAIN_ID, NETWORKS
-from dydx_airgap.shared.payload import decode_payload, new_payload
+from dydx_airgap.shared.dydx_v3.networks import LOCAL_REHEARSAL_CHAIN_ID, NETWORKS
+from dydx_airgap.shared.ethereum.address import parse_address
+from dydx_airgap.shared.ethereum.keccak import keccak256
+from dydx_airgap.shared.ethereum.transaction import decode_signed_transaction
 from dydx_airgap.shared.secret import Secret
+from dydx_airgap.shared.transport.payload import decode_payload, new_payload
 
 from .conftest import assert_clean_failure, kit_vectors, run_tool, write_secret
 
@@ -264,7 +264,7 @@ def test_exact_amounts_and_capped_approve(tmp_path: Path, keyfiles) -> None:
 
 
 def test_cold_signed_transactions_run_on_a_real_evm(tmp_path: Path, keyfiles) -> None:
-    from dydx_airgap.online.chain import start_local_chain
+    from dydx_airgap.online.rehearsal.evm import start_local_chain
 
     operator = "0x" + keccak256(OPERATOR.public_key.format(compressed=False)[1:])[12:].hex()
     with start_local_chain(

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from dydx_airgap.offline import vault as vault_module
-from dydx_airgap.offline.signer import ColdKey, derive_account
+from dydx_airgap.offline.keys import vault as vault_module
+from dydx_airgap.offline.keys.cold_key import ColdKey, derive_account
+from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_signature, verify_onboarding_signature
 from dydx_airgap.shared.errors import AirgapError, FormatError, InputError, SignatureError
+from dydx_airgap.shared.ethereum.typed_signature import SECP256K1_N, TypedSignature
 from dydx_airgap.shared.fsutil import atomic_write_bytes
-from dydx_airgap.shared.payload import decode_payload, new_payload
 from dydx_airgap.shared.secret import Secret
-from dydx_airgap.shared.typed_signature import SECP256K1_N, TypedSignature
-from dydx_airgap.shared.verify import verify_eth_private_signature, verify_onboarding_signature
+from dydx_airgap.shared.transport.payload import decode_payload, new_payload
 
 from .conftest import kit_vectors
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import segno
 
-from dydx_airgap.shared.payload import decode_payload, new_payload
-from dydx_airgap.shared.qr_render import encode_frames, write_png_frames
+from dydx_airgap.shared.transport.payload import decode_payload, new_payload
+from dydx_airgap.shared.transport.qr_render import encode_frames, write_png_frames
 
 from .conftest import assert_clean_failure, kit_vectors, origin_signer_for, run_tool
 from .test_tamper_and_crash import sample_payloads

@@ -6,16 +6,16 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from dydx_airgap.shared.eip712 import eth_private_action_digest
+from dydx_airgap.shared.dydx_v3.eip712 import eth_private_action_digest
+from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_signature
 from dydx_airgap.shared.errors import SignatureError
-from dydx_airgap.shared.typed_signature import (
+from dydx_airgap.shared.ethereum.typed_signature import (
     SECP256K1_N,
     SignatureType,
     TypedSignature,
     normalize_raw_signature,
     recover_typed_signer,
 )
-from dydx_airgap.shared.verify import verify_eth_private_signature
 
 from .conftest import kit_vectors
 

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dydx_airgap.shared.errors import FormatError, InputError
-from dydx_airgap.shared.ur import bytewords, cbor, fountain, frames, ur
-from dydx_airgap.shared.ur.bytewords import Style
-from dydx_airgap.shared.ur.xoshiro import AliasSampler, Xoshiro256
+from dydx_airgap.shared.transport.ur import bytewords, cbor, fountain, frames, ur
+from dydx_airgap.shared.transport.ur.bytewords import Style
+from dydx_airgap.shared.transport.ur.xoshiro import AliasSampler, Xoshiro256
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "ur_bcur_vectors.json").read_text())
 

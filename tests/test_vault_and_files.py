@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dydx_airgap.offline.vault import decrypt_vault, encrypt_vault, read_vault, write_vault
+from dydx_airgap.offline.keys.vault import decrypt_vault, encrypt_vault, read_vault, write_vault
 from dydx_airgap.shared.errors import FormatError, InputError
 from dydx_airgap.shared.fsutil import (
     atomic_write_bytes,
@@ -106,7 +106,7 @@ def test_secret_repr_is_redacted() -> None:
 def test_secrets_stay_redacted_in_tracebacks_even_with_locals() -> None:
     import traceback
 
-    from dydx_airgap.offline.signer import ColdKey
+    from dydx_airgap.offline.keys.cold_key import ColdKey
 
     def failing(secret: Secret[str], key: ColdKey) -> None:
         also = {"passphrase": secret}

@@ -18,12 +18,12 @@ from dydx_airgap.online.relay.api_client import ApiClient, raise_for_status
 from dydx_airgap.online.relay.api_key_calls import get_account, hmac_get
 from dydx_airgap.online.relay.responses import account_fields
 from dydx_airgap.online.relay.server_clock import ServerClock
-from dydx_airgap.shared.address import address_from_public_key, parse_address
-from dydx_airgap.shared.derivation import ApiCredentials
+from dydx_airgap.shared.dydx_v3.derivation import ApiCredentials
+from dydx_airgap.shared.dydx_v3.ids import account_id
 from dydx_airgap.shared.errors import RemoteError
-from dydx_airgap.shared.eth_tx import SECP256K1_N
-from dydx_airgap.shared.ids import account_id
-from dydx_airgap.shared.keccak import keccak256
+from dydx_airgap.shared.ethereum.address import address_from_public_key, parse_address
+from dydx_airgap.shared.ethereum.keccak import keccak256
+from dydx_airgap.shared.ethereum.transaction import SECP256K1_N
 
 REGISTRATION_PATH = "/v3/registration"
 REGISTRATION_PREFIX = b"UserRegistration:"

@@ -4,9 +4,9 @@ Before a byte leaves (security.md T1, T4, T8):
 
 * the signed payload must answer a ``tx-request`` this relay journaled, with the same SHA-256 — a signature
   over an altered request is refused;
-* the raw transaction is decoded (:mod:`dydx_airgap.shared.eth_tx`) and must be exactly what the request
-  asked: chain id, nonce, both fees, gas limit, recipient, value, data, no access list; and its signature
-  must recover to the payload's address;
+* the raw transaction is decoded (:mod:`dydx_airgap.shared.ethereum.transaction`) and must be exactly
+  what the request asked: chain id, nonce, both fees, gas limit, recipient, value, data, no access
+  list; and its signature must recover to the payload's address;
 * the node must serve that chain id, the request must not have expired, and the nonce must be the next one
   the node expects (a later one would only wait in the pool behind a missing transaction).
 
@@ -31,10 +31,15 @@ from typing import Any
 
 import httpx
 
-from dydx_airgap.online.relay.api_client import RetryPolicy
-from dydx_airgap.online.relay.state_dir import locked_state_dir
-from dydx_airgap.shared.address import parse_address, same_address, to_checksum_address
-from dydx_airgap.shared.calldata import UNLIMITED_ALLOWANCE, decode_calldata, format_usdc
+from dydx_airgap.online.http import RetryPolicy
+from dydx_airgap.online.onchain.chain_reads import registered_eth_key, usdc_allowance, usdc_balance
+from dydx_airgap.online.onchain.revert import explain, reason_of
+from dydx_airgap.online.onchain.rpc import EthRpc, Receipt, RpcCallError, parse_rpc_url
+from dydx_airgap.online.onchain.tx_journal import LIVE_STATES, Broadcast, StoredRequest, TxJournal
+from dydx_airgap.online.onchain.units import format_eth, format_gwei
+from dydx_airgap.online.state_dir import locked_state_dir
+from dydx_airgap.shared.dydx_v3.calldata import UNLIMITED_ALLOWANCE, decode_calldata, format_usdc
+from dydx_airgap.shared.dydx_v3.networks import NETWORKS, Network
 from dydx_airgap.shared.errors import (
     AirgapError,
     FormatError,
@@ -43,16 +48,10 @@ from dydx_airgap.shared.errors import (
     RemoteError,
     VerificationError,
 )
-from dydx_airgap.shared.eth_tx import SignedEip1559Transaction, decode_signed_transaction
-from dydx_airgap.shared.keccak import keccak256
-from dydx_airgap.shared.networks import NETWORKS, Network
-from dydx_airgap.shared.payload import Payload, decode_payload
-
-from .chain_reads import registered_eth_key, usdc_allowance, usdc_balance
-from .revert import explain, reason_of
-from .rpc import EthRpc, Receipt, RpcCallError, parse_rpc_url
-from .tx_journal import LIVE_STATES, Broadcast, StoredRequest, TxJournal
-from .units import format_eth, format_gwei
+from dydx_airgap.shared.ethereum.address import parse_address, same_address, to_checksum_address
+from dydx_airgap.shared.ethereum.keccak import keccak256
+from dydx_airgap.shared.ethereum.transaction import SignedEip1559Transaction, decode_signed_transaction
+from dydx_airgap.shared.transport.payload import Payload, decode_payload
 
 DEFAULT_TIMEOUT = 300.0
 EXIT_PENDING = 3

@@ -1,25 +1,23 @@
 """The contract views the relay reads: USDC balance and allowance, ``getEthKey``, ``isUserAdmin``.
 
-Calldata comes from :mod:`dydx_airgap.shared.calldata`; results are decoded strictly (one 32-byte word, a
-clean address word). A view that reverts where a revert has a meaning (``getEthKey`` of an unregistered
-key) is answered as such; any other failure propagates.
+Calldata comes from :mod:`dydx_airgap.shared.dydx_v3.calldata`; results are decoded strictly (one 32-byte
+word, a clean address word). A view that reverts where a revert has a meaning (``getEthKey`` of an
+unregistered key) is answered as such; any other failure propagates.
 """
 
 from __future__ import annotations
 
-from dydx_airgap.shared.address import parse_address, to_checksum_address
-from dydx_airgap.shared.calldata import (
-    decode_address_result,
-    decode_uint256_result,
+from dydx_airgap.online.onchain.rpc import EthRpc, RpcCallError
+from dydx_airgap.shared.dydx_v3.calldata import (
     encode_allowance,
     encode_balance_of,
     encode_get_eth_key,
 )
+from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.errors import FormatError, RemoteError
-from dydx_airgap.shared.keccak import keccak256
-from dydx_airgap.shared.networks import Network
-
-from .rpc import EthRpc, RpcCallError
+from dydx_airgap.shared.ethereum.abi import decode_address_result, decode_uint256_result
+from dydx_airgap.shared.ethereum.address import parse_address, to_checksum_address
+from dydx_airgap.shared.ethereum.keccak import keccak256
 
 IS_USER_ADMIN_SELECTOR = keccak256(b"isUserAdmin(address)")[:4]
 

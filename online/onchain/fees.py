@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dydx_airgap.online.onchain.rpc import EthRpc, RpcCallError, quantity
 from dydx_airgap.shared.errors import RemoteError
-
-from .rpc import EthRpc, RpcCallError, quantity
 
 GWEI = 10**9
 BASE_FEE_HEADROOM = 2

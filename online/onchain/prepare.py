@@ -31,13 +31,31 @@ from typing import Any
 
 import httpx
 
-from dydx_airgap.online.relay.api_client import ApiClient, RetryPolicy
+from dydx_airgap.online.http import RetryPolicy
+from dydx_airgap.online.onchain.api_facts import (
+    AccountFacts,
+    fetch_account,
+    fetch_registration_signature,
+    registration_signer,
+)
+from dydx_airgap.online.onchain.chain_reads import (
+    is_user_admin,
+    registered_eth_key,
+    require_contract,
+    usdc_allowance,
+    usdc_balance,
+)
+from dydx_airgap.online.onchain.fees import FeeSuggestion, suggest_fees
+from dydx_airgap.online.onchain.revert import explain, reason_of
+from dydx_airgap.online.onchain.rpc import EthRpc, RpcCallError, RpcTarget, parse_rpc_url
+from dydx_airgap.online.onchain.tx_journal import StoredRequest, TxJournal
+from dydx_airgap.online.onchain.units import format_eth
+from dydx_airgap.online.relay.api_client import ApiClient
 from dydx_airgap.online.relay.credentials import CREDENTIALS_FILE, CredentialStore
 from dydx_airgap.online.relay.server_clock import ServerClock
-from dydx_airgap.online.relay.state_dir import locked_state_dir
 from dydx_airgap.online.relay.target import resolve_api_target
-from dydx_airgap.shared.address import parse_address, same_address, to_checksum_address
-from dydx_airgap.shared.calldata import (
+from dydx_airgap.online.state_dir import locked_state_dir
+from dydx_airgap.shared.dydx_v3.calldata import (
     UNLIMITED_ALLOWANCE,
     ApproveCall,
     DepositCall,
@@ -45,20 +63,13 @@ from dydx_airgap.shared.calldata import (
     format_usdc,
     usdc_to_base_units,
 )
-from dydx_airgap.shared.derivation import ApiCredentials
+from dydx_airgap.shared.dydx_v3.derivation import ApiCredentials
+from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.errors import AirgapError, InputError, PolicyError, RemoteError
+from dydx_airgap.shared.ethereum.address import parse_address, same_address, to_checksum_address
 from dydx_airgap.shared.fsutil import atomic_write_bytes
-from dydx_airgap.shared.networks import Network
-from dydx_airgap.shared.payload import Payload, new_payload
 from dydx_airgap.shared.timestamps import now_utc
-
-from .api_facts import AccountFacts, fetch_account, fetch_registration_signature, registration_signer
-from .chain_reads import is_user_admin, registered_eth_key, require_contract, usdc_allowance, usdc_balance
-from .fees import FeeSuggestion, suggest_fees
-from .revert import explain, reason_of
-from .rpc import EthRpc, RpcCallError, RpcTarget, parse_rpc_url
-from .tx_journal import StoredRequest, TxJournal
-from .units import format_eth
+from dydx_airgap.shared.transport.payload import Payload, new_payload
 
 ACTIONS = ("register", "approve", "deposit")
 DEFAULT_VALIDITY = timedelta(hours=1)

@@ -8,10 +8,9 @@ shown as "no reason given" rather than guessed at.
 
 from __future__ import annotations
 
-from dydx_airgap.online.relay.api_client import one_line
-from dydx_airgap.shared.keccak import keccak256
-
-from .rpc import RpcCallError
+from dydx_airgap.online.http import one_line
+from dydx_airgap.online.onchain.rpc import RpcCallError
+from dydx_airgap.shared.ethereum.keccak import keccak256
 
 ERROR_SELECTOR = keccak256(b"Error(string)")[:4]
 PANIC_SELECTOR = keccak256(b"Panic(uint256)")[:4]

@@ -25,13 +25,18 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from dydx_airgap.online.relay.api_client import RetryPolicy, one_line, system_jitter
-from dydx_airgap.online.relay.target import is_loopback_host
-from dydx_airgap.shared import __version__
-from dydx_airgap.shared.address import parse_address
+from dydx_airgap.online.http import (
+    RetryPolicy,
+    is_loopback_host,
+    new_client,
+    one_line,
+    read_capped,
+    system_jitter,
+    transport_failure,
+)
 from dydx_airgap.shared.errors import InputError, PolicyError, RemoteError
+from dydx_airgap.shared.ethereum.address import parse_address
 
-USER_AGENT = f"dydx-airgap-relay/{__version__}"
 #: Largest JSON-RPC answer read (receipts and blocks without full transactions are far smaller).
 MAX_RESPONSE_BYTES = 4 << 20
 #: geth's code for a reverted eth_call / eth_estimateGas (the revert data is in ``error.data``).
@@ -138,14 +143,6 @@ class Receipt:
         return self.status == 1
 
 
-def _transport_text(exc: httpx.TransportError) -> str:
-    if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
-        return "could not connect"
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    return f"transport error ({type(exc).__name__})"
-
-
 class EthRpc:
     """A synchronous JSON-RPC client of one node. ``transport`` is any httpx transport (tests, proxies)."""
 
@@ -167,16 +164,12 @@ class EthRpc:
         self._jitter = jitter
         self._report = report or (lambda line: None)
         self._ids = itertools.count(1)
-        self._client = httpx.Client(
+        self._client = new_client(
+            loopback=target.loopback,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
             transport=transport,
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            follow_redirects=False,
-            trust_env=not target.loopback,  # a proxy setting must not divert calls to a local node
-            headers={
-                "User-Agent": USER_AGENT,
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            },
+            timeout=timeout,
+            connect_timeout=connect_timeout,
         )
 
     def close(self) -> None:
@@ -209,7 +202,7 @@ class EthRpc:
             try:
                 status, raw = self._post(body)
             except httpx.TransportError as exc:
-                last = _transport_text(exc)
+                last, _ = transport_failure(exc)
                 continue
             if status >= 500:
                 last = f"HTTP {status}"
@@ -226,18 +219,10 @@ class EthRpc:
         request = self._client.build_request("POST", self.target.url, content=body)
         response = self._client.send(request, stream=True)
         try:
-            chunks: list[bytes] = []
-            total = 0
-            for chunk in response.iter_bytes():
-                total += len(chunk)
-                if total > MAX_RESPONSE_BYTES:
-                    raise RemoteError(
-                        f"the node's answer is larger than {MAX_RESPONSE_BYTES} bytes; refusing it"
-                    )
-                chunks.append(chunk)
+            body = read_capped(response, MAX_RESPONSE_BYTES, "the node's answer")
         finally:
             response.close()
-        return response.status_code, b"".join(chunks)
+        return response.status_code, body
 
     def _result(self, method: str, request_id: int, raw: bytes) -> Any:
         try:

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from dydx_airgap.online.sqlite_file import immediate_transaction, open_private_sqlite
-from dydx_airgap.shared.payload import Payload, decode_payload
 from dydx_airgap.shared.timestamps import iso_ms, now_utc
+from dydx_airgap.shared.transport.payload import Payload, decode_payload
 
 JOURNAL_FILE = "onchain-journal.sqlite3"
 BROADCAST_STATES = ("sending", "pending", "mined", "reverted", "refused")

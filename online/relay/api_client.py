@@ -14,10 +14,7 @@ the second kind only when the caller's ``reconcile`` hook, which asks the server
 from __future__ import annotations
 
 import email.utils
-import functools
 import json
-import secrets
-import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,55 +23,22 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from dydx_airgap.shared import __version__
+from dydx_airgap.online.http import (
+    RetryPolicy,
+    is_loopback_host,
+    new_client,
+    one_line,
+    read_capped,
+    system_jitter,
+    transport_failure,
+)
 from dydx_airgap.shared.errors import InputError, RemoteError, VerificationError
 from dydx_airgap.shared.timestamps import now_utc
-
-from .target import is_loopback_host
 
 T = TypeVar("T")
 
 #: Largest response body the relay reads (dYdX answers are a few KiB).
 MAX_RESPONSE_BYTES = 1 << 20
-#: The brief for the relay: never more than five attempts per request.
-MAX_ATTEMPTS_LIMIT = 5
-USER_AGENT = f"dydx-airgap-relay/{__version__}"
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """One verifying TLS context per process (loading the CA store costs ~15 ms each time)."""
-    return httpx.create_ssl_context()
-
-
-def system_jitter() -> float:
-    """A uniform number in [0, 1) from the OS CSPRNG (the project bans the ``random`` module)."""
-    return secrets.randbelow(1 << 30) / (1 << 30)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with "equal jitter": each wait is between half and all of min(cap, base·2^n)."""
-
-    max_attempts: int = MAX_ATTEMPTS_LIMIT
-    base_delay: float = 0.5
-    multiplier: float = 2.0
-    max_delay: float = 30.0
-    #: A server asking for a longer pause than this gets a clear "try later" instead of a silent hang.
-    max_retry_after: float = 120.0
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.max_attempts <= MAX_ATTEMPTS_LIMIT:
-            raise InputError(f"attempts must be from 1 to {MAX_ATTEMPTS_LIMIT}")
-        if not (
-            0 <= self.base_delay <= self.max_delay and self.multiplier >= 1 and self.max_retry_after >= 0
-        ):
-            raise InputError("retry delays must satisfy 0 <= base <= cap and multiplier >= 1")
-
-    def backoff(self, retry_number: int, jitter: float) -> float:
-        """The pause before retry ``retry_number`` (1 = the first retry); ``jitter`` is in [0, 1)."""
-        ceiling = min(self.max_delay, self.base_delay * self.multiplier ** (retry_number - 1))
-        return ceiling / 2 + min(max(jitter, 0.0), 1.0) * ceiling / 2
 
 
 @dataclass(frozen=True)
@@ -139,12 +103,6 @@ def _no_constant(text: str) -> Any:
     raise ValueError(f"{text} is not JSON")
 
 
-def one_line(text: str, limit: int = 200) -> str:
-    """Server text made safe for one terminal line: control characters escaped, length capped."""
-    cleaned = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
-
-
 @dataclass(frozen=True)
 class Attempt:
     """What one send produced: a response, or a transport failure and whether it may have taken effect."""
@@ -205,25 +163,6 @@ def _retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - now_utc()).total_seconds())
 
 
-def _transport_failure(exc: httpx.TransportError) -> tuple[str, bool]:
-    """A one-line description and whether the request may have reached the server's handler."""
-    if isinstance(exc, httpx.ConnectTimeout):
-        return "timed out connecting (nothing was sent)", False
-    if isinstance(exc, httpx.ConnectError):
-        return "could not connect (nothing was sent)", False
-    if isinstance(exc, httpx.PoolTimeout):
-        return "no free connection (nothing was sent)", False
-    if isinstance(exc, httpx.ReadTimeout):
-        return "timed out waiting for the answer (the request was sent)", True
-    if isinstance(exc, httpx.WriteTimeout | httpx.WriteError):
-        return "the connection failed while sending", True
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "the server closed the connection without an answer", True
-    if isinstance(exc, httpx.ReadError):
-        return "the connection broke while waiting for the answer", True
-    return f"transport error ({type(exc).__name__})", True
-
-
 class ApiClient:
     """A synchronous client of one API origin. ``transport`` is any httpx transport (tests, proxies)."""
 
@@ -246,14 +185,12 @@ class ApiClient:
         self._sleep = sleep
         self._jitter = jitter
         self._report = report or (lambda line: None)
-        self._client = httpx.Client(
+        self._client = new_client(
+            loopback=is_loopback_host(self.origin.host),
+            headers={"Accept": "application/json"},
             transport=transport,
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            verify=_tls_context(),
-            follow_redirects=False,  # a redirect would re-issue a signed request somewhere else
-            # Proxy variables apply to real hosts only; a loopback API is always reached directly.
-            trust_env=not is_loopback_host(self.origin.host),
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            timeout=timeout,
+            connect_timeout=connect_timeout,
         )
 
     def close(self) -> None:
@@ -290,11 +227,11 @@ class ApiClient:
         try:
             response = self._client.send(http_request, stream=True)
             try:
-                body = self._read_capped(response)
+                body = read_capped(response, MAX_RESPONSE_BYTES, "the API answer")
             finally:
                 response.close()
         except httpx.TransportError as exc:
-            text, maybe = _transport_failure(exc)
+            text, maybe = transport_failure(exc)
             return Attempt(number, request, started, now_utc(), failure=text, may_have_taken_effect=maybe)
         except httpx.DecodingError:
             return Attempt(
@@ -310,17 +247,6 @@ class ApiClient:
         # A 5xx may come after the handler did its work; a 429 is refused before any work is done.
         maybe = answer.status >= 500
         return Attempt(number, request, started, now_utc(), response=answer, may_have_taken_effect=maybe)
-
-    @staticmethod
-    def _read_capped(response: httpx.Response) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        for chunk in response.iter_bytes():
-            total += len(chunk)
-            if total > MAX_RESPONSE_BYTES:
-                raise RemoteError(f"the API answer is larger than {MAX_RESPONSE_BYTES} bytes; refusing it")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     # ---- retries ----
 

@@ -10,19 +10,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dydx_airgap.shared.api_auth import (
+from dydx_airgap.online.relay.api_client import ApiClient, ApiRequest, ApiResponse, Observer, raise_for_status
+from dydx_airgap.online.relay.server_clock import ServerClock
+from dydx_airgap.shared.dydx_v3.api_auth import (
     HEADER_API_KEY,
     HEADER_PASSPHRASE,
     HEADER_SIGNATURE,
     HEADER_TIMESTAMP,
     sign_api_request,
 )
-from dydx_airgap.shared.derivation import ApiCredentials
+from dydx_airgap.shared.dydx_v3.derivation import ApiCredentials
 from dydx_airgap.shared.errors import RemoteError
 from dydx_airgap.shared.timestamps import iso_ms
-
-from .api_client import ApiClient, ApiRequest, ApiResponse, Observer, raise_for_status
-from .server_clock import ServerClock
 
 API_KEY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

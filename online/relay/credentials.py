@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dydx_airgap.shared.address import same_address, to_checksum_address
-from dydx_airgap.shared.derivation import ApiCredentials
+from dydx_airgap.shared.dydx_v3.derivation import ApiCredentials
 from dydx_airgap.shared.errors import AirgapError, FormatError
+from dydx_airgap.shared.ethereum.address import same_address, to_checksum_address
 from dydx_airgap.shared.fsutil import read_secret_file, write_secret_file
 from dydx_airgap.shared.secret import Secret
 

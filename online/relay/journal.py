@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dydx_airgap.online.relay.api_client import Attempt
 from dydx_airgap.online.sqlite_file import immediate_transaction, open_private_sqlite
 from dydx_airgap.shared.errors import InputError, PolicyError
 from dydx_airgap.shared.timestamps import iso_ms, now_utc
-
-from .api_client import Attempt
 
 JOURNAL_FILE = "journal.sqlite3"
 STATES = ("sending", "accepted", "rejected", "ambiguous")

@@ -18,18 +18,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dydx_airgap.shared.address import parse_address, to_checksum_address
+from dydx_airgap.online.relay.ladder import Rung, rungs_of
 from dydx_airgap.shared.canonical_json import loads_strict
+from dydx_airgap.shared.dydx_v3.networks import NETWORKS, Network
+from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_signature, verify_onboarding_signature
 from dydx_airgap.shared.errors import AirgapError, FormatError, InputError, PolicyError, SignatureError
-from dydx_airgap.shared.networks import NETWORKS, Network
-from dydx_airgap.shared.payload import Payload, decode_payload
+from dydx_airgap.shared.ethereum.address import parse_address, to_checksum_address
 from dydx_airgap.shared.secret import Secret
 from dydx_airgap.shared.stark.constants import FIELD_PRIME
 from dydx_airgap.shared.stark.curve import is_point_on_curve
 from dydx_airgap.shared.timestamps import now_utc, parse_iso_ms
-from dydx_airgap.shared.verify import verify_eth_private_signature, verify_onboarding_signature
-
-from .ladder import Rung, rungs_of
+from dydx_airgap.shared.transport.payload import Payload, decode_payload
 
 SUBMITTABLE_KINDS = ("onboarding-request", "eth-private-request")
 ONBOARDING = "onboarding"

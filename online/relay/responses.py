@@ -11,12 +11,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from dydx_airgap.shared.address import same_address
-from dydx_airgap.shared.derivation import ApiCredentials
+from dydx_airgap.online.relay.api_key_calls import API_KEY_ID
+from dydx_airgap.shared.dydx_v3.derivation import ApiCredentials
 from dydx_airgap.shared.errors import AirgapError, RemoteError
+from dydx_airgap.shared.ethereum.address import same_address
 from dydx_airgap.shared.secret import Secret
-
-from .api_key_calls import API_KEY_ID
 
 _DECIMAL = re.compile(r"\d{1,30}")
 _AMOUNT = re.compile(r"-?\d{1,40}(\.\d{1,18})?")

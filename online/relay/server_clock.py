@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from dydx_airgap.online.relay.api_client import ApiClient, Attempt, Observer
 from dydx_airgap.shared.errors import AirgapError, RemoteError
 from dydx_airgap.shared.timestamps import parse_iso_ms
-
-from .api_client import ApiClient, Attempt, Observer
 
 #: ``iso`` and ``epoch`` of one answer may differ by rounding only.
 _MAX_ISO_EPOCH_DISAGREEMENT = 2.0

@@ -34,38 +34,36 @@ from typing import Any
 
 import httpx
 
-from dydx_airgap.shared.api_auth import HEADER_ETHEREUM_ADDRESS, HEADER_SIGNATURE, HEADER_TIMESTAMP
-from dydx_airgap.shared.derivation import ApiCredentials, api_credentials_from_onboarding_signature
-from dydx_airgap.shared.errors import AirgapError, PolicyError, RemoteError
-from dydx_airgap.shared.ids import account_id, user_id
-from dydx_airgap.shared.networks import get_network
-from dydx_airgap.shared.timestamps import SERVER_WINDOW_SECONDS, iso_ms, now_utc, parse_iso_ms
-
-from .api_client import (
+from dydx_airgap.online.http import RetryPolicy, system_jitter
+from dydx_airgap.online.relay.api_client import (
     ApiClient,
     ApiRequest,
     ApiResponse,
     Attempt,
     Reconciled,
     RequestFailed,
-    RetryPolicy,
-    system_jitter,
 )
-from .api_key_calls import get_account, hmac_get, list_api_keys, parse_api_key_list
-from .credentials import CredentialStore, StoredKey
-from .journal import REDACTED, Journal, Submission
-from .ladder import choose_rung
-from .preflight import ONBOARDING, CheckedRequest, check_payload
-from .responses import (
+from dydx_airgap.online.relay.api_key_calls import get_account, hmac_get, list_api_keys, parse_api_key_list
+from dydx_airgap.online.relay.credentials import CredentialStore, StoredKey
+from dydx_airgap.online.relay.journal import REDACTED, Journal, Submission
+from dydx_airgap.online.relay.ladder import choose_rung
+from dydx_airgap.online.relay.preflight import ONBOARDING, CheckedRequest, check_payload
+from dydx_airgap.online.relay.responses import (
     account_fields,
     api_credentials_from,
     parse_deleted_key,
     parse_onboarding_answer,
     parse_recovery_answer,
 )
-from .server_clock import ServerClock
-from .state_dir import locked_state_dir
-from .target import ApiTarget, resolve_api_target
+from dydx_airgap.online.relay.server_clock import ServerClock
+from dydx_airgap.online.relay.target import ApiTarget, resolve_api_target
+from dydx_airgap.online.state_dir import locked_state_dir
+from dydx_airgap.shared.dydx_v3.api_auth import HEADER_ETHEREUM_ADDRESS, HEADER_SIGNATURE, HEADER_TIMESTAMP
+from dydx_airgap.shared.dydx_v3.derivation import ApiCredentials, api_credentials_from_onboarding_signature
+from dydx_airgap.shared.dydx_v3.ids import account_id, user_id
+from dydx_airgap.shared.dydx_v3.networks import get_network
+from dydx_airgap.shared.errors import AirgapError, PolicyError, RemoteError
+from dydx_airgap.shared.timestamps import SERVER_WINDOW_SECONDS, iso_ms, now_utc, parse_iso_ms
 
 #: Extra seconds after a sent rung leaves the server window before its effect is judged final.
 SETTLE_MARGIN_SECONDS = 2.0

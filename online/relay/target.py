@@ -8,12 +8,12 @@ needs ``--allow-host``, and plain HTTP is allowed only on loopback.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from dydx_airgap.online.http import is_loopback_host
+from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.errors import InputError, PolicyError
-from dydx_airgap.shared.networks import Network
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -25,15 +25,6 @@ class ApiTarget:
     origin: str  # e.g. "https://api.dydx.exchange" or "http://127.0.0.1:8300"
     host: str
     loopback: bool
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_api_url(url: str) -> ApiTarget:

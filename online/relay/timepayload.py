@@ -10,13 +10,13 @@ from datetime import timedelta
 
 import httpx
 
-from dydx_airgap.shared.networks import get_network
-from dydx_airgap.shared.payload import Payload, new_payload
+from dydx_airgap.online.http import RetryPolicy
+from dydx_airgap.online.relay.api_client import ApiClient
+from dydx_airgap.online.relay.server_clock import fetch_server_time
+from dydx_airgap.online.relay.target import resolve_api_target
+from dydx_airgap.shared.dydx_v3.networks import get_network
 from dydx_airgap.shared.timestamps import iso_ms, now_utc
-
-from .api_client import ApiClient, RetryPolicy
-from .server_clock import fetch_server_time
-from .target import resolve_api_target
+from dydx_airgap.shared.transport.payload import Payload, new_payload
 
 
 def make_time_payload(

@@ -13,6 +13,6 @@ Modules, one concept each: :mod:`.layout` (names, caps), :mod:`.archive` (the de
 :mod:`.secret_scan`, :mod:`.verify` (every check), :mod:`.review` (decoded fields for people),
 :mod:`.report` (the HTML page) and :mod:`.compare` (two cold machines, same inputs).
 
-Everything here is key-free: it verifies, it never signs. The cold key signs in offline/signer.py, the
-relay's Ed25519 key in online/receipts.py.
+Everything here is key-free: it verifies, it never signs. The cold key signs in offline/keys/cold_key.py, the
+relay's Ed25519 key in online/evidence/receipts.py.
 """

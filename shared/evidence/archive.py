@@ -18,8 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dydx_airgap.shared.errors import FormatError
-
-from .layout import MANIFEST, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, check_bundle_path
+from dydx_airgap.shared.evidence.layout import (
+    MANIFEST,
+    MAX_FILE_BYTES,
+    MAX_FILES,
+    MAX_TOTAL_BYTES,
+    check_bundle_path,
+)
 
 BLOCK = 512
 #: 1980-01-01T00:00:00Z, the usual fixed time of reproducible archives (zip's epoch).

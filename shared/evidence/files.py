@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dydx_airgap.shared.errors import InputError
+from dydx_airgap.shared.evidence.archive import canonical_difference, pack_archive, read_archive
+from dydx_airgap.shared.evidence.layout import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, check_bundle_path
 from dydx_airgap.shared.fsutil import atomic_write_bytes, read_untrusted_file
-
-from .archive import canonical_difference, pack_archive, read_archive
-from .layout import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, check_bundle_path
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The cold evidence log, checked by the auditor: every line canonical, every line chained to the last.
 
-The cold side writes it (offline/evidence_log.py): line *n* is canonical JSON with ``seq`` = *n* and
+The cold side writes it (offline/evidence/log.py): line *n* is canonical JSON with ``seq`` = *n* and
 ``prev`` = SHA-256 of line *n-1* (64 zeros for the first). This is an independent reading of that format,
 so the auditor's tool does not run the cold side's code to check the cold side's record.
 """

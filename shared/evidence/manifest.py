@@ -4,7 +4,7 @@ The manifest is canonical JSON (one spelling, one digest). It names the network,
 policy in force as the cold side recorded it, the evidence log (path, entry count, digest of its last line)
 and every artefact with its SHA-256 and size — plus, for payloads, the id, fingerprint and the log entry
 that records its signature. ``manifest.sig`` holds the exact EIP-191 text the cold key signed (its SHA-256
-inside, see shared/evidence_message.py) and the 66-byte typed signature, so an auditor can also check it
+inside, see shared/evidence/message.py) and the 66-byte typed signature, so an auditor can also check it
 with any Ethereum wallet's "verify message".
 """
 
@@ -14,15 +14,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from dydx_airgap.shared.address import to_checksum_address
 from dydx_airgap.shared.canonical_json import canonical_dumps, canonical_loads
+from dydx_airgap.shared.dydx_v3.networks import NETWORKS
 from dydx_airgap.shared.errors import FormatError, InputError
-from dydx_airgap.shared.networks import NETWORKS
-from dydx_airgap.shared.payload import known_kinds
-from dydx_airgap.shared.timestamps import parse_iso_ms
-from dydx_airgap.shared.typed_signature import SignatureType, TypedSignature
-
-from .layout import (
+from dydx_airgap.shared.ethereum.address import to_checksum_address
+from dydx_airgap.shared.ethereum.typed_signature import SignatureType, TypedSignature
+from dydx_airgap.shared.evidence.layout import (
     BUNDLE_FORMAT,
     COLD_DIR,
     MANIFEST_SIG_FORMAT,
@@ -30,6 +27,8 @@ from .layout import (
     MAX_SIG_FILE_BYTES,
     check_bundle_path,
 )
+from dydx_airgap.shared.timestamps import parse_iso_ms
+from dydx_airgap.shared.transport.kinds import known_kinds
 
 EVIDENCE_LOG_KIND = "evidence-log"
 _SHA256 = re.compile(r"[0-9a-f]{64}")

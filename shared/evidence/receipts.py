@@ -18,8 +18,12 @@ from typing import Any
 
 from dydx_airgap.shared.canonical_json import canonical_dumps, canonical_loads
 from dydx_airgap.shared.errors import FormatError, SignatureError, VerificationError
-
-from .layout import MAX_RECEIPTS_BYTES, MAX_SIG_FILE_BYTES, RECEIPTS_FORMAT, RECEIPTS_SIG_FORMAT
+from dydx_airgap.shared.evidence.layout import (
+    MAX_RECEIPTS_BYTES,
+    MAX_SIG_FILE_BYTES,
+    RECEIPTS_FORMAT,
+    RECEIPTS_SIG_FORMAT,
+)
 
 SIGNING_PREFIX = "dydx-airgap relay receipts v1\nsha256: "
 ALGORITHM = "ed25519"

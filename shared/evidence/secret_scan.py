@@ -28,19 +28,18 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from dydx_airgap.shared.address import address_from_public_key
-from dydx_airgap.shared.eip712 import (
+from dydx_airgap.shared.dydx_v3.eip712 import (
     ONBOARDING_ACTION,
     STARK_KEY_ACTION,
     onboarding_action_digest,
     onboarding_action_message,
-    personal_message_hash,
     personal_sign_text,
 )
-from dydx_airgap.shared.keccak import keccak256
-from dydx_airgap.shared.networks import NETWORKS
-
-from .bip39_english import WORD_SET
+from dydx_airgap.shared.dydx_v3.networks import NETWORKS
+from dydx_airgap.shared.ethereum.address import address_from_public_key
+from dydx_airgap.shared.ethereum.eip191 import personal_message_hash
+from dydx_airgap.shared.ethereum.keccak import keccak256
+from dydx_airgap.shared.evidence.bip39_english import WORD_SET
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 MNEMONIC_RUN = 12

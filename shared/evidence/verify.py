@@ -30,23 +30,33 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from dydx_airgap.shared.address import same_address, to_checksum_address
-from dydx_airgap.shared.eip712 import ONBOARDING_ACTION, eth_private_action_digest, onboarding_action_digest
+from dydx_airgap.shared.dydx_v3.eip712 import (
+    ONBOARDING_ACTION,
+    eth_private_action_digest,
+    onboarding_action_digest,
+)
+from dydx_airgap.shared.dydx_v3.networks import NETWORKS
+from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_signature, verify_onboarding_signature
 from dydx_airgap.shared.errors import AirgapError, VerificationError
-from dydx_airgap.shared.eth_tx import SignedEip1559Transaction, decode_signed_transaction
-from dydx_airgap.shared.evidence_message import manifest_message, manifest_message_hash
-from dydx_airgap.shared.networks import NETWORKS
-from dydx_airgap.shared.payload import Payload, decode_payload
-from dydx_airgap.shared.typed_signature import TypedSignature, recover_hash_signer
-from dydx_airgap.shared.verify import verify_eth_private_signature, verify_onboarding_signature
-
-from .checks import CheckList, CheckResult
-from .files import BundleFiles
-from .layout import MANIFEST, MANIFEST_SIG, RECEIPTS, RECEIPTS_SIG, RELAY_DIR, TOP_LEVEL_FILES
-from .log_chain import LogEntry, read_log_bytes
-from .manifest import Artefact, Manifest, parse_manifest, parse_manifest_signature
-from .receipts import Receipts, parse_receipts, verify_receipts_signature
-from .secret_scan import SecretScanner
+from dydx_airgap.shared.ethereum.address import same_address, to_checksum_address
+from dydx_airgap.shared.ethereum.transaction import SignedEip1559Transaction, decode_signed_transaction
+from dydx_airgap.shared.ethereum.typed_signature import TypedSignature, recover_hash_signer
+from dydx_airgap.shared.evidence.checks import CheckList, CheckResult
+from dydx_airgap.shared.evidence.files import BundleFiles
+from dydx_airgap.shared.evidence.layout import (
+    MANIFEST,
+    MANIFEST_SIG,
+    RECEIPTS,
+    RECEIPTS_SIG,
+    RELAY_DIR,
+    TOP_LEVEL_FILES,
+)
+from dydx_airgap.shared.evidence.log_chain import LogEntry, read_log_bytes
+from dydx_airgap.shared.evidence.manifest import Artefact, Manifest, parse_manifest, parse_manifest_signature
+from dydx_airgap.shared.evidence.message import manifest_message, manifest_message_hash
+from dydx_airgap.shared.evidence.receipts import Receipts, parse_receipts, verify_receipts_signature
+from dydx_airgap.shared.evidence.secret_scan import SecretScanner
+from dydx_airgap.shared.transport.payload import Payload, decode_payload
 
 NOT_PINNED = "relay key not pinned"
 SIGNER_NOT_PINNED = "signer address not pinned"

@@ -7,7 +7,7 @@ bad input raises our typed errors instead of AssertionError/ValueError, private 
 come back as tuples (cairo-lang sometimes returns its constant lists).
 """
 
-from .constants import (
+from dydx_airgap.shared.stark.constants import (
     ALPHA,
     BETA,
     EC_GEN,
@@ -20,17 +20,17 @@ from .constants import (
     SHIFT_POINT,
     ECPoint,
 )
-from .curve import InvalidPublicKeyError, get_y_coordinate, is_point_on_curve
-from .keys import (
+from dydx_airgap.shared.stark.curve import InvalidPublicKeyError, get_y_coordinate, is_point_on_curve
+from dydx_airgap.shared.stark.keys import (
     get_random_private_key,
     is_valid_stark_key,
     is_valid_stark_private_key,
     private_key_to_ec_point_on_stark_curve,
     private_to_stark_key,
 )
-from .pedersen import CONSTANT_POINTS, pedersen_hash, pedersen_hash_as_point
-from .rfc6979 import generate_k_rfc6979
-from .signature import ECSignature, inv_mod_curve_size, sign, verify
+from dydx_airgap.shared.stark.pedersen import CONSTANT_POINTS, pedersen_hash, pedersen_hash_as_point
+from dydx_airgap.shared.stark.rfc6979 import generate_k_rfc6979
+from dydx_airgap.shared.stark.signature import ECSignature, inv_mod_curve_size, sign, verify
 
 __all__ = [
     "ALPHA",

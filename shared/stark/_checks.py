@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dydx_airgap.shared.errors import AirgapError, InputError
-
-from .constants import EC_ORDER, FIELD_PRIME, ECPoint
+from dydx_airgap.shared.stark.constants import EC_ORDER, FIELD_PRIME, ECPoint
 
 
 def require_int(value: object, what: str, error: type[AirgapError] = InputError) -> int:

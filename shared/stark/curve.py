@@ -17,10 +17,17 @@ from typing import Final
 from fastecdsa.rust import Curve, Point
 
 from dydx_airgap.shared.errors import InputError
-
-from ._checks import require_int
-from .constants import ALPHA, BETA, EC_GEN, EC_ORDER, FIELD_PRIME, N_ELEMENT_BITS_ECDSA, ECPoint
-from .field import is_quad_residue, sqrt_mod
+from dydx_airgap.shared.stark._checks import require_int
+from dydx_airgap.shared.stark.constants import (
+    ALPHA,
+    BETA,
+    EC_GEN,
+    EC_ORDER,
+    FIELD_PRIME,
+    N_ELEMENT_BITS_ECDSA,
+    ECPoint,
+)
+from dydx_airgap.shared.stark.field import is_quad_residue, sqrt_mod
 
 STARK_CURVE: Final = Curve("stark", FIELD_PRIME, ALPHA, BETA, EC_ORDER, EC_GEN[0], EC_GEN[1])
 """The curve as a fastecdsa object, with EC_GEN as its base point."""

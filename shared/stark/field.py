@@ -8,8 +8,7 @@ p ≡ 3 (mod 4) do not apply.
 from __future__ import annotations
 
 from dydx_airgap.shared.errors import InputError
-
-from .constants import FIELD_PRIME
+from dydx_airgap.shared.stark.constants import FIELD_PRIME
 
 
 def div_mod(numerator: int, denominator: int, modulus: int) -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import secrets
 
-from ._checks import require_private_key
-from .constants import EC_GEN, EC_ORDER, ECPoint
-from .curve import InvalidPublicKeyError, get_y_coordinate, multiply
+from dydx_airgap.shared.stark._checks import require_private_key
+from dydx_airgap.shared.stark.constants import EC_GEN, EC_ORDER, ECPoint
+from dydx_airgap.shared.stark.curve import InvalidPublicKeyError, get_y_coordinate, multiply
 
 
 def get_random_private_key() -> int:

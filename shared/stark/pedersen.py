@@ -21,9 +21,8 @@ from typing import overload
 from fastecdsa.rust import Point
 
 from dydx_airgap.shared.errors import InputError
-
-from ._checks import require_range
-from .constants import (
+from dydx_airgap.shared.stark._checks import require_range
+from dydx_airgap.shared.stark.constants import (
     EC_GEN,
     FIELD_PRIME,
     N_CONSTANT_POINTS,
@@ -34,7 +33,7 @@ from .constants import (
     SHIFT_POINT,
     ECPoint,
 )
-from .curve import projective, to_affine, to_fastecdsa
+from dydx_airgap.shared.stark.curve import projective, to_affine, to_fastecdsa
 
 
 def _doublings(base: ECPoint, count: int) -> list[ECPoint]:

@@ -17,9 +17,8 @@ import hashlib
 import hmac
 
 from dydx_airgap.shared.errors import InputError
-
-from ._checks import require_int, require_private_key
-from .constants import EC_ORDER
+from dydx_airgap.shared.stark._checks import require_int, require_private_key
+from dydx_airgap.shared.stark.constants import EC_ORDER
 
 _ORDER_BITS = EC_ORDER.bit_length()  # 252
 _ORDER_BYTES = (_ORDER_BITS + 7) // 8  # 32

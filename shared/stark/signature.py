@@ -17,9 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dydx_airgap.shared.errors import InputError, SignatureError
-
-from ._checks import require_field_pair, require_int, require_private_key, require_range
-from .constants import (
+from dydx_airgap.shared.stark._checks import (
+    require_field_pair,
+    require_int,
+    require_private_key,
+    require_range,
+)
+from dydx_airgap.shared.stark.constants import (
     EC_GEN,
     EC_ORDER,
     FIELD_PRIME,
@@ -28,7 +32,7 @@ from .constants import (
     SHIFT_POINT,
     ECPoint,
 )
-from .curve import (
+from dydx_airgap.shared.stark.curve import (
     AirCollision,
     InvalidPublicKeyError,
     add_distinct,
@@ -39,8 +43,8 @@ from .curve import (
     projective,
     to_affine,
 )
-from .field import div_mod
-from .rfc6979 import generate_k_rfc6979
+from dydx_airgap.shared.stark.field import div_mod
+from dydx_airgap.shared.stark.rfc6979 import generate_k_rfc6979
 
 ECSignature = tuple[int, int]
 """(r, s)."""

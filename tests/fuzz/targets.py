@@ -11,13 +11,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from dydx_airgap.shared.calldata import decode_calldata
 from dydx_airgap.shared.canonical_json import loads_strict
-from dydx_airgap.shared.eth_tx import decode_signed_transaction
-from dydx_airgap.shared.payload import decode_payload
-from dydx_airgap.shared.rlp import decode as rlp_decode
-from dydx_airgap.shared.typed_signature import TypedSignature
-from dydx_airgap.shared.vectors import parse_vectors
+from dydx_airgap.shared.dydx_v3.calldata import decode_calldata
+from dydx_airgap.shared.dydx_v3.vectors import parse_vectors
+from dydx_airgap.shared.ethereum.rlp import decode as rlp_decode
+from dydx_airgap.shared.ethereum.transaction import decode_signed_transaction
+from dydx_airgap.shared.ethereum.typed_signature import TypedSignature
+from dydx_airgap.shared.transport.payload import decode_payload
 
 KIT_VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "dydx-v3.json"
 
@@ -33,7 +33,7 @@ def _typed_signature(data: bytes) -> None:
 
 
 def _vault_header(data: bytes) -> None:
-    from dydx_airgap.offline.vault import _parse_header
+    from dydx_airgap.offline.keys.vault import _parse_header
 
     _parse_header(data)
 
@@ -91,7 +91,7 @@ def _node_response(data: bytes) -> None:
 def _optional_targets() -> None:
     """Decoders of other packages; registered when importable."""
     try:
-        from dydx_airgap.shared.ur.frames import decode_frames
+        from dydx_airgap.shared.transport.ur.frames import decode_frames
 
         TARGETS["ur-frames"] = lambda d: decode_frames(_text(d).split())
     except ImportError:

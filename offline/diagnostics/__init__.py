@@ -1,0 +1,2 @@
+"""Checks of the cold machine itself: doctor (hygiene, isolation) and selftest (the reference
+vectors)."""

@@ -1,0 +1,235 @@
+"""Deriving many accounts at once on every core, with no socket and no secret leaving the process tree.
+
+Per account, one STARK scalar multiplication costs about nine tenths of the derivation and holds one core;
+market makers derive hundreds of accounts on old two-core laptops. Large batches are therefore split into
+contiguous ranges, one per forked worker process:
+
+* **fork** (never spawn or forkserver): a worker inherits the keys already in the parent's memory, so no
+  secret is pickled, written to a file or passed on a command line on its way *to* a worker;
+* results come back over one-way pipes (``os.pipe`` behind multiprocessing's ``Pipe(duplex=False)``), as
+  fixed-size binary records rather than pickles; nothing here creates a socket, and
+  ``tests/test_batch.py`` proves it with socket creation disabled;
+* the parent rebuilds exactly the objects the serial path returns, so files written from them are
+  byte-identical (``tests/test_batch.py`` compares both paths).
+
+A worker that fails, dies or answers malformed data never changes an outcome: the parent then computes the
+whole batch serially, which either succeeds or raises the project's typed error with its usual message.
+Workers ignore Ctrl-C; the parent handles it and ends them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection, wait
+from typing import cast
+
+from dydx_airgap.offline.keys.cold_key import ColdKey, DerivedAccount, StarkKeyPair, derive_account
+from dydx_airgap.shared.dydx_v3.derivation import (
+    api_credentials_from_onboarding_signature,
+    stark_private_key_from_signature,
+)
+from dydx_airgap.shared.errors import InputError
+from dydx_airgap.shared.secret import Secret
+from dydx_airgap.shared.stark import private_key_to_ec_point_on_stark_curve
+
+#: Smaller batches stay serial: forking breaks even near 16 accounts on two cores and gains ~1.4× at 32,
+#: ~1.75× at 1,000 (measured with the bench's batch rows on an idle machine).
+PARALLEL_MIN_ITEMS = 32
+#: More workers than this only add memory and fork time on the machines a cold signer runs on.
+MAX_WORKERS = 8
+
+_SIGNATURE_BYTES = 66
+_COORDINATE_BYTES = 32
+# stark-key signature ‖ onboarding signature ‖ public x ‖ public y
+_ACCOUNT_RECORD_BYTES = 2 * _SIGNATURE_BYTES + 2 * _COORDINATE_BYTES
+_POINT_RECORD_BYTES = 2 * _COORDINATE_BYTES
+_OK, _FAILED = b"\x00", b"\x01"
+
+Work = Callable[[int, int], bytes]
+"""Computes the records of items [start, stop) and returns them concatenated."""
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def worker_count(requested: int | None, items: int) -> int:
+    """How many workers a batch of ``items`` gets: 1 means the serial path.
+
+    ``None`` picks automatically (every available CPU, for batches of at least PARALLEL_MIN_ITEMS); an
+    explicit number is honoured up to one worker per item. Platforms other than Linux (no fork, or a fork
+    that system libraries do not support) and processes that already run threads (forking those can
+    deadlock the child) always get the serial path.
+    """
+    if requested is not None and (isinstance(requested, bool) or requested < 1):
+        raise InputError("the number of workers must be a positive integer")
+    if not sys.platform.startswith("linux") or threading.active_count() > 1:
+        return 1
+    if requested is None:
+        requested = min(available_cpus(), MAX_WORKERS) if items >= PARALLEL_MIN_ITEMS else 1
+    return max(1, min(requested, items))
+
+
+def derive_accounts_parallel(
+    keys: Sequence[ColdKey], chain_id: int, workers: int | None = None
+) -> list[DerivedAccount]:
+    """``[derive_account(key, chain_id) for key in keys]``, spread over forked workers for large batches."""
+    count = worker_count(workers, len(keys))
+    if count > 1:
+        chunks = run_in_workers(
+            len(keys),
+            lambda start, stop: b"".join(
+                _encode_account(derive_account(key, chain_id)) for key in keys[start:stop]
+            ),
+            count,
+        )
+        records = _split_records(chunks, _ACCOUNT_RECORD_BYTES, len(keys))
+        if records is not None:
+            return [_decode_account(key, chain_id, record) for key, record in zip(keys, records, strict=True)]
+    return [derive_account(key, chain_id) for key in keys]
+
+
+def stark_public_points_parallel(
+    private_keys: Sequence[int], workers: int | None = None
+) -> list[tuple[int, int]]:
+    """The public point (x, y) of each STARK private key, spread over forked workers for large batches."""
+    count = worker_count(workers, len(private_keys))
+    if count > 1:
+        chunks = run_in_workers(
+            len(private_keys),
+            lambda start, stop: b"".join(
+                _encode_point(private_key_to_ec_point_on_stark_curve(key)) for key in private_keys[start:stop]
+            ),
+            count,
+        )
+        records = _split_records(chunks, _POINT_RECORD_BYTES, len(private_keys))
+        if records is not None:
+            return [_decode_point(record) for record in records]
+    return [private_key_to_ec_point_on_stark_curve(key) for key in private_keys]
+
+
+def split_range(items: int, parts: int) -> list[tuple[int, int]]:
+    """[start, stop) bounds of ``parts`` contiguous ranges covering 0..items, sizes differing by at most 1."""
+    size, extra = divmod(items, parts)
+    bounds = []
+    start = 0
+    for part in range(parts):
+        stop = start + size + (1 if part < extra else 0)
+        bounds.append((start, stop))
+        start = stop
+    return bounds
+
+
+def run_in_workers(items: int, work: Work, workers: int) -> list[bytes] | None:
+    """Run ``work`` over ``workers`` contiguous ranges of 0..items in forked processes.
+
+    Returns each range's bytes in order, or None if any worker failed (the caller then runs serially).
+    """
+    context = multiprocessing.get_context("fork")
+    # A child flushes the stdio buffers it inherited when it ends: empty them first, or output repeats.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    processes: list[multiprocessing.process.BaseProcess] = []
+    readers: dict[Connection, int] = {}
+    answers: dict[int, bytes] = {}
+    try:
+        for position, (start, stop) in enumerate(split_range(items, workers)):
+            # duplex=False is what makes this an os.pipe: a duplex Pipe would be a socketpair.
+            reader, writer = context.Pipe(duplex=False)
+            process = context.Process(target=_worker_main, args=(work, start, stop, writer), daemon=True)
+            process.start()
+            # Keep only the reading end: a dead worker then reads as end-of-file instead of hanging, and
+            # later workers do not inherit a writing end that is not theirs.
+            writer.close()
+            processes.append(process)
+            readers[reader] = position
+        while len(answers) < len(readers):
+            for ready in wait([r for r, p in readers.items() if p not in answers]):
+                connection = cast(Connection, ready)
+                try:
+                    answer = connection.recv_bytes()
+                except (EOFError, OSError):
+                    return None
+                if answer[:1] != _OK:
+                    return None
+                answers[readers[connection]] = answer[1:]
+    finally:
+        for reader in readers:
+            reader.close()
+        for started in processes:
+            if started.is_alive():
+                started.terminate()
+            started.join()
+    return [answers[position] for position in range(len(readers))]
+
+
+def _worker_main(work: Work, start: int, stop: int, writer: Connection) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        answer = _OK + work(start, stop)
+    except BaseException:  # noqa: BLE001 - report failure only: an exception's text could quote a secret
+        answer = _FAILED
+    try:
+        writer.send_bytes(answer)
+    except OSError:
+        pass  # the parent is gone or gave up on us; nothing is left to do
+    finally:
+        writer.close()
+
+
+def _split_records(chunks: list[bytes] | None, size: int, expected: int) -> list[bytes] | None:
+    if chunks is None:
+        return None
+    data = b"".join(chunks)
+    if len(data) != size * expected:
+        return None
+    return [data[offset : offset + size] for offset in range(0, len(data), size)]
+
+
+def _encode_account(account: DerivedAccount) -> bytes:
+    # The two derivation signatures cross the pipe because DerivedAccount carries them (recover and
+    # `sign onboarding` need them); they travel only from a worker to its parent, inside one process tree.
+    return (
+        account._stark_key_signature.reveal()
+        + account._onboarding_signature.reveal()
+        + _encode_point((account.stark.public_key, account.stark.public_key_y))
+    )
+
+
+def _decode_account(key: ColdKey, chain_id: int, record: bytes) -> DerivedAccount:
+    """The DerivedAccount ``derive_account(key, chain_id)`` returns, rebuilt from a worker's record."""
+    stark_signature = record[:_SIGNATURE_BYTES]
+    onboarding_signature = record[_SIGNATURE_BYTES : 2 * _SIGNATURE_BYTES]
+    x, y = _decode_point(record[2 * _SIGNATURE_BYTES :])
+    return DerivedAccount(
+        address=key.address,
+        chain_id=chain_id,
+        stark=StarkKeyPair(
+            private_key=Secret(stark_private_key_from_signature(stark_signature)),
+            public_key=x,
+            public_key_y=y,
+        ),
+        api=api_credentials_from_onboarding_signature(onboarding_signature),
+        _stark_key_signature=Secret(stark_signature),
+        _onboarding_signature=Secret(onboarding_signature),
+    )
+
+
+def _encode_point(point: tuple[int, int]) -> bytes:
+    return point[0].to_bytes(_COORDINATE_BYTES, "big") + point[1].to_bytes(_COORDINATE_BYTES, "big")
+
+
+def _decode_point(record: bytes) -> tuple[int, int]:
+    return (
+        int.from_bytes(record[:_COORDINATE_BYTES], "big"),
+        int.from_bytes(record[_COORDINATE_BYTES : 2 * _COORDINATE_BYTES], "big"),
+    )

@@ -1,0 +1,189 @@
+"""The only place the Ethereum private key signs anything.
+
+The key is wrapped in :class:`ColdKey`, whose signing primitive is private. Public entry points build the
+EIP-712 digest themselves from a fixed struct (eth-private action, or the two derivation actions inside
+:func:`derive_account`), so no caller can hand in an arbitrary digest — in particular nothing outside this
+module can obtain a "dYdX STARK Key" signature, which *is* the STARK private key's seed.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dydx_airgap.shared.dydx_v3.derivation import (
+    ApiCredentials,
+    api_credentials_from_onboarding_signature,
+    dydx3_python_stark_private_key,
+    stark_key_signature_candidates,
+    stark_private_key_from_signature,
+)
+from dydx_airgap.shared.dydx_v3.eip712 import (
+    ONBOARDING_ACTION,
+    STARK_KEY_ACTION,
+    eth_private_action_digest,
+    onboarding_action_digest,
+    onboarding_action_message,
+    personal_sign_text,
+)
+from dydx_airgap.shared.errors import InputError
+from dydx_airgap.shared.ethereum.address import address_from_public_key
+from dydx_airgap.shared.ethereum.eip191 import personal_message_hash
+from dydx_airgap.shared.ethereum.transaction import Eip1559Transaction, SignedEip1559Transaction
+from dydx_airgap.shared.ethereum.typed_signature import SignatureType, TypedSignature
+from dydx_airgap.shared.secret import Secret
+
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+class ColdKey:
+    """An Ethereum private key held in memory on the cold machine."""
+
+    __slots__ = ("_key", "address", "source")
+
+    def __init__(self, private_key: Secret[bytes], source: str = "key") -> None:
+        import coincurve
+
+        raw = private_key.reveal()
+        if len(raw) != 32 or not 0 < int.from_bytes(raw, "big") < SECP256K1_N:
+            raise InputError("an Ethereum private key is 32 bytes between 1 and the curve order")
+        self._key = coincurve.PrivateKey(raw)
+        self.address = address_from_public_key(self._key.public_key.format(compressed=False))
+        self.source = source
+
+    def __repr__(self) -> str:
+        return f"ColdKey(address={self.address}, source={self.source})"
+
+    def __reduce__(self) -> None:  # type: ignore[override]
+        raise TypeError("keys are not picklable")
+
+    def _sign(self, message_hash: bytes) -> bytes:
+        """r ‖ s ‖ v (27/28), RFC 6979 deterministic, low-s (libsecp256k1 guarantees both)."""
+        compact = self._key.sign_recoverable(message_hash, hasher=None)
+        return compact[:64] + bytes([compact[64] + 27])
+
+    def _typed(self, message_hash: bytes, sig_type: SignatureType) -> TypedSignature:
+        return TypedSignature.from_bytes(self._sign(message_hash) + bytes([sig_type]))
+
+    def sign_transaction(self, transaction: Eip1559Transaction) -> SignedEip1559Transaction:
+        """Sign an EIP-1559 transaction. Its signing hash starts from the 0x02 type byte, so it can never be
+        an EIP-712 (0x1901) or EIP-191 (0x19) digest: this is not a path to a derivation signature."""
+        compact = self._key.sign_recoverable(transaction.signing_hash(), hasher=None)
+        signed = transaction.with_signature(compact)
+        if signed.sender_address != self.address:
+            raise InputError("internal check failed: the signed transaction does not recover to this key")
+        return signed
+
+    def sign_evidence_manifest(self, chain_id: int, manifest_sha256: bytes) -> TypedSignature:
+        """EIP-191 personal_sign of the fixed, domain-separated evidence text (shared/evidence/message.py);
+        returned as r ‖ s ‖ v ‖ 03. Only a 32-byte manifest digest goes in, never caller text."""
+        from dydx_airgap.shared.evidence.message import manifest_message_hash
+
+        return self._typed(
+            manifest_message_hash(chain_id, self.address, manifest_sha256), SignatureType.PERSONAL
+        )
+
+    def sign_payload_origin(self, chain_id: int, content_sha256: bytes) -> TypedSignature:
+        """EIP-191 signature of the fixed "dydx-airgap payload v1" text (shared/transport/origin.py)
+        naming a payload's content digest: how the relay and auditors know an exported payload is the
+        cold key's, unaltered."""
+        from dydx_airgap.shared.transport.origin import origin_message_hash
+
+        return self._typed(
+            origin_message_hash(chain_id, self.address, content_sha256), SignatureType.PERSONAL
+        )
+
+    def origin_signer(self) -> Callable[[int, str, bytes], str]:
+        """The signer `new_payload` needs for the kinds this machine exports."""
+
+        def sign(chain_id: int, address: str, content_sha256: bytes) -> str:
+            if address != self.address:
+                raise InputError("a payload for another address cannot be signed with this key")
+            return self.sign_payload_origin(chain_id, content_sha256).to_hex()
+
+        return sign
+
+    def sign_eth_private_action(
+        self, chain_id: int, method: str, request_path: str, body: str, timestamp: str
+    ) -> TypedSignature:
+        """Sign a dYdX Ethereum-key REST call (EIP-712, type byte 00, as dydx-v3-python does)."""
+        digest = eth_private_action_digest(chain_id, method, request_path, body, timestamp)
+        return self._typed(digest, SignatureType.NO_PREPEND)
+
+
+@dataclass(frozen=True)
+class StarkKeyPair:
+    private_key: Secret[int] = field(repr=False)
+    public_key: int
+    public_key_y: int
+
+
+def stark_key_pair(private_key: int) -> StarkKeyPair:
+    from dydx_airgap.shared.stark import private_key_to_ec_point_on_stark_curve
+
+    x, y = private_key_to_ec_point_on_stark_curve(private_key)
+    return StarkKeyPair(private_key=Secret(private_key), public_key=x, public_key_y=y)
+
+
+@dataclass(frozen=True)
+class DerivedAccount:
+    """Everything dYdX derived from one Ethereum key on one network, the web app's way."""
+
+    address: str
+    chain_id: int
+    stark: StarkKeyPair
+    api: ApiCredentials
+    # The two derivation signatures stay inside this object: compared, never revealed (but see below).
+    _stark_key_signature: Secret[bytes] = field(repr=False)
+    _onboarding_signature: Secret[bytes] = field(repr=False)
+
+    def matches_stark_key_signature(self, expected: bytes) -> bool:
+        return hmac.compare_digest(self._stark_key_signature.reveal(), expected)
+
+    def onboarding_signature_for_request(self) -> TypedSignature:
+        """The POST /v3/onboarding signature. dYdX made it static *and* the seed of the default API
+        credentials: whoever holds it can compute them. Only `sign onboarding` may call this."""
+        return TypedSignature.from_bytes(self._onboarding_signature.reveal())
+
+    def stark_key_variants(self) -> list[tuple[str, int]]:
+        """(label, STARK private key) for every derivation variant a real account may have used."""
+        sig = self._stark_key_signature.reveal()
+        labels = ("web app", "web app, v rotated", "web app, type byte rotated", "web app, both rotated")
+        variants = [
+            (label, stark_private_key_from_signature(candidate))
+            for label, candidate in zip(labels, stark_key_signature_candidates(sig), strict=True)
+        ]
+        variants.append(("dydx-v3-python", dydx3_python_stark_private_key(sig)))
+        return variants
+
+
+def derive_account(key: ColdKey, chain_id: int) -> DerivedAccount:
+    """Sign both derivation actions and derive the STARK key pair and default API credentials."""
+    stark_sig = key._typed(onboarding_action_digest(chain_id, STARK_KEY_ACTION), SignatureType.NO_PREPEND)
+    onboarding_sig = key._typed(
+        onboarding_action_digest(chain_id, ONBOARDING_ACTION), SignatureType.NO_PREPEND
+    )
+    stark_bytes = stark_sig.to_bytes()
+    onboarding_bytes = onboarding_sig.to_bytes()
+    return DerivedAccount(
+        address=key.address,
+        chain_id=chain_id,
+        stark=stark_key_pair(stark_private_key_from_signature(stark_bytes)),
+        api=api_credentials_from_onboarding_signature(onboarding_bytes),
+        _stark_key_signature=Secret(stark_bytes),
+        _onboarding_signature=Secret(onboarding_bytes),
+    )
+
+
+def legacy_personal_sign_stark_key(key: ColdKey, chain_id: int) -> tuple[str, int]:
+    """The legacy (personal_sign) STARK key variant: returns (signed text, STARK private key)."""
+    text = personal_sign_text(chain_id, onboarding_action_message(chain_id, STARK_KEY_ACTION))
+    sig = key._typed(personal_message_hash(text.encode("utf-8")), SignatureType.PERSONAL)
+    return text, stark_private_key_from_signature(sig.to_bytes())
+
+
+def legacy_personal_sign_signature_matches(key: ColdKey, chain_id: int, expected: bytes) -> bool:
+    text = personal_sign_text(chain_id, onboarding_action_message(chain_id, STARK_KEY_ACTION))
+    sig = key._typed(personal_message_hash(text.encode("utf-8")), SignatureType.PERSONAL)
+    return hmac.compare_digest(sig.to_bytes(), expected)

@@ -1,0 +1,167 @@
+"""Where the cold signer's Ethereum key comes from: a V3 keystore, a BIP-39 mnemonic, or a new key.
+
+All three give :class:`~dydx_airgap.offline.keys.cold_key.ColdKey` objects. Secrets come from files (0600)
+or a no-echo prompt; the CLI refuses any that appear on the command line. eth_account is imported here,
+lazily, because it alone costs about half a second of start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from dydx_airgap.offline.keys.cold_key import ColdKey
+from dydx_airgap.offline.keys.prompts import get_secret
+from dydx_airgap.offline.options import KeySourceOptions
+from dydx_airgap.shared.errors import InputError
+from dydx_airgap.shared.fsutil import read_untrusted_file
+from dydx_airgap.shared.secret import Secret
+
+DEFAULT_PATH_TEMPLATE = "m/44'/60'/0'/0/{index}"
+_PATH = re.compile(r"m(/\d+'?){1,10}")
+MAX_ACCOUNTS = 100_000
+
+
+@dataclass(frozen=True)
+class AccountKey:
+    index: int
+    derivation_path: str | None
+    key: ColdKey
+
+
+def parse_account_range(text: str) -> list[int]:
+    """'3' -> [3]; '0-9' -> [0..9]; '0,2,5-7' -> [0,2,5,6,7]."""
+    indices: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(\d{1,9})(?:-(\d{1,9}))?", part)
+        if not m:
+            raise InputError(f"account range {text!r} must look like 0, 0-9 or 0,2,5-7")
+        low = int(m.group(1))
+        high = int(m.group(2)) if m.group(2) else low
+        if high < low:
+            raise InputError(f"account range {part!r} runs backwards")
+        indices.extend(range(low, high + 1))
+        if len(indices) > MAX_ACCOUNTS:
+            raise InputError(f"at most {MAX_ACCOUNTS} accounts at once")
+    if len(set(indices)) != len(indices):
+        raise InputError(f"account range {text!r} names an account twice")
+    return indices
+
+
+def _decrypt_keystore(path: Path, password: Secret[str]) -> Secret[bytes]:
+    return decrypt_keystore_bytes(read_untrusted_file(path, cap=64 * 1024), password, path)
+
+
+def decrypt_keystore_bytes(raw: bytes, password: Secret[str], path: Path) -> Secret[bytes]:
+    from eth_account import Account
+
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path} is not a JSON keystore file") from exc
+    if (
+        not isinstance(data, dict)
+        or data.get("version") != 3
+        or ("crypto" not in data and "Crypto" not in data)
+    ):
+        raise InputError(f"{path} is not an Ethereum V3 keystore (version 3 JSON with a crypto section)")
+    try:
+        key = Account.decrypt(data, password.reveal())
+    except ValueError as exc:
+        if "MAC" in str(exc) or "mac" in str(exc):
+            raise InputError(f"wrong password for keystore {path}") from None
+        raise InputError(f"keystore {path} is malformed or uses an unsupported cipher") from None
+    except (KeyError, TypeError, NotImplementedError):
+        raise InputError(f"keystore {path} is malformed or uses an unsupported cipher") from None
+    return Secret(bytes(key))
+
+
+def _normalise_mnemonic(text: str) -> str:
+    return " ".join(text.strip().lower().split())
+
+
+def _mnemonic_seed(phrase: Secret[str], passphrase: Secret[str]) -> Secret[bytes]:
+    from eth_account.hdaccount import seed_from_mnemonic
+    from eth_account.hdaccount.mnemonic import Mnemonic
+
+    words = _normalise_mnemonic(phrase.reveal())
+    checker = Mnemonic()
+    count = len(words.split())
+    if count not in (12, 15, 18, 21, 24):
+        raise InputError(f"a BIP-39 mnemonic has 12, 15, 18, 21 or 24 words, this one has {count}")
+    unknown = [i + 1 for i, w in enumerate(words.split()) if w not in checker.wordlist]
+    if unknown:
+        raise InputError(
+            f"mnemonic word(s) at position {', '.join(map(str, unknown[:5]))} are not BIP-39 English words"
+        )
+    if not checker.is_mnemonic_valid(words):
+        raise InputError("mnemonic checksum is wrong: a word is mistyped or out of order")
+    return Secret(seed_from_mnemonic(words, passphrase.reveal()))
+
+
+def load_keys(options: KeySourceOptions, indices: list[int]) -> Iterator[AccountKey]:
+    """Yield one key per requested account index (a keystore holds exactly one: index 0)."""
+    chosen = [options.keystore is not None, options.mnemonic_file is not None, options.mnemonic_prompt]
+    if sum(chosen) != 1:
+        raise InputError(
+            "name exactly one key source: --keystore FILE, --mnemonic-file FILE or --mnemonic-prompt"
+        )
+    if options.keystore is not None:
+        if indices != [0]:
+            raise InputError("a keystore holds one key: use --account 0 (or a mnemonic for several accounts)")
+        if options.derivation_path:
+            raise InputError("--path applies to mnemonics, not keystores")
+        password = get_secret("keystore password", options.password_file, option_hint="--password-file FILE")
+        secret = _decrypt_keystore(options.keystore, password)
+        yield AccountKey(0, None, ColdKey(secret, source=f"keystore {options.keystore.name}"))
+        return
+    from eth_account.hdaccount import key_from_seed
+
+    if options.mnemonic_file is not None:
+        phrase = get_secret("mnemonic", options.mnemonic_file, option_hint="--mnemonic-file FILE")
+    else:
+        phrase = get_secret("mnemonic", None, option_hint="--mnemonic-file FILE")
+    if options.mnemonic_passphrase_file is not None:
+        passphrase = get_secret("mnemonic passphrase", options.mnemonic_passphrase_file, option_hint="")
+    else:
+        passphrase = Secret("")
+    seed = _mnemonic_seed(phrase, passphrase)
+    if options.derivation_path is not None:
+        if not _PATH.fullmatch(options.derivation_path):
+            raise InputError("--path must look like m/44'/60'/0'/0/0")
+        if len(indices) != 1:
+            raise InputError("--path names one key: use it with a single --account")
+    for index in indices:
+        path = options.derivation_path or DEFAULT_PATH_TEMPLATE.format(index=index)
+        try:
+            raw = key_from_seed(seed.reveal(), path)
+        except ValueError as exc:
+            raise InputError(f"cannot derive {path} from this mnemonic") from exc
+        yield AccountKey(index, path, ColdKey(Secret(bytes(raw)), source=f"mnemonic {path}"))
+
+
+def generate_key(password: Secret[str]) -> tuple[Secret[str], Secret[bytes], bytes]:
+    """A new key from the OS CSPRNG (os.urandom via eth-account's BIP-39 generator).
+
+    Returns the mnemonic (24 words), the private key at m/44'/60'/0'/0/0 and its keystore JSON (scrypt).
+    """
+    from eth_account import Account
+    from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
+    from eth_account.hdaccount.mnemonic import Mnemonic
+
+    phrase = Mnemonic().generate(num_words=24)
+    raw = bytes(key_from_seed(seed_from_mnemonic(phrase, ""), DEFAULT_PATH_TEMPLATE.format(index=0)))
+    keystore = Account.encrypt(raw, password.reveal(), kdf="scrypt")
+    return Secret(phrase), Secret(raw), json.dumps(keystore, indent=2, sort_keys=True).encode("utf-8")
+
+
+def load_one_key(options: KeySourceOptions, account: int) -> AccountKey:
+    """The key of one account, in a hardened process (no core dumps, no ptrace): what a sign command needs."""
+    from dydx_airgap.offline.hygiene import harden_process
+
+    harden_process()
+    return next(load_keys(options, [account]))

@@ -1,0 +1,355 @@
+"""`sign onboarding`, `sign api-key create|delete`, `sign recovery`."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dydx_airgap.offline.evidence.log import append_entry
+from dydx_airgap.offline.keys.sources import AccountKey, load_one_key
+from dydx_airgap.offline.options import (
+    account_option,
+    clock_from_option,
+    evidence_log_option,
+    json_option,
+    key_source_from,
+    key_source_options,
+    network_option,
+    yes_option,
+)
+from dydx_airgap.offline.review.screen import confirm, render, show
+from dydx_airgap.offline.signing.clock import LOCAL_CLOCK, Clock, clock_from_time_payload
+from dydx_airgap.offline.signing.requests import SignedRequest
+from dydx_airgap.shared.dydx_v3.networks import Network
+from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_signature, verify_onboarding_signature
+from dydx_airgap.shared.errors import InputError, VerificationError
+from dydx_airgap.shared.ethereum.transaction import decode_signed_transaction
+from dydx_airgap.shared.fsutil import atomic_write_bytes, read_untrusted_file
+from dydx_airgap.shared.transport.payload import Payload, decode_payload
+
+_file = click.Path(path_type=Path, dir_okay=False)
+
+
+def common_sign_options(func: Any) -> Any:
+    for option in reversed(
+        [
+            account_option,
+            click.option("--out", type=_file, required=True, help="Where to write the signed payload."),
+            yes_option,
+            json_option,
+            evidence_log_option,
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _load_one_key(kwargs: dict[str, Any], account: int) -> AccountKey:
+    return load_one_key(key_source_from(kwargs), account)
+
+
+def _clock(clock_from: Path | None, network: Network) -> Clock:
+    return LOCAL_CLOCK if clock_from is None else clock_from_time_payload(clock_from, network.chain_id)
+
+
+def _verify_signatures(payload: Payload) -> None:
+    """Verify every signature in a payload we wrote, as the relay will."""
+    body = payload.body
+    assert payload.address is not None
+    if payload.kind == "onboarding-request":
+        verify_onboarding_signature(payload.network_id, body["signature"], payload.address)
+    elif payload.kind == "eth-private-request":
+        for rung in body["rungs"]:
+            verify_eth_private_signature(
+                payload.network_id,
+                body["method"],
+                body["request_path"],
+                body["body"],
+                rung["timestamp"],
+                rung["signature"],
+                payload.address,
+            )
+    elif payload.kind == "signed-tx":
+        signed = decode_signed_transaction(bytes.fromhex(body["raw"][2:]))
+        if signed.sender_address != payload.address or "0x" + signed.tx_hash.hex() != body["tx_hash"]:
+            raise VerificationError("the signed transaction does not recover to this key")
+    else:
+        raise VerificationError(f"cannot verify a {payload.kind} payload")
+
+
+def finish(
+    request: SignedRequest,
+    title: str,
+    out: Path,
+    yes: bool,
+    as_json: bool,
+    evidence_log: Path,
+    account: int,
+    extra_log: dict[str, Any] | None = None,
+) -> None:
+    if out.exists():
+        raise InputError(f"{out} already exists: signed payloads are never overwritten; choose another --out")
+    p = request.payload
+    _verify_signatures(p)  # before anyone is asked to confirm: the bytes we would release are sound
+    show(render(title, request.rows, request.notes), to_stderr=as_json)
+    how = confirm(p.fingerprint, yes)
+    append_entry(
+        evidence_log,
+        "sign",
+        {
+            "kind": p.kind,
+            "payload_id": p.id,
+            "payload_sha256": p.digest.hex(),
+            "fingerprint": p.fingerprint,
+            "network_id": p.network_id,
+            "address": p.address,
+            "account": account,
+            "eip712_digests": request.eip712_digests,
+            "confirmation": how,
+            "file": out.name,
+            **(extra_log or {}),
+        },
+    )
+    atomic_write_bytes(out, p.to_bytes())
+    again = decode_payload(read_untrusted_file(out))
+    if again.to_bytes() != p.to_bytes():
+        raise VerificationError(f"{out} does not read back as written")
+    _verify_signatures(again)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "kind": p.kind,
+                    "id": p.id,
+                    "fingerprint": p.fingerprint,
+                    "file": str(out),
+                    "expires": p.expires,
+                }
+            )
+        )
+    else:
+        valid = f"  (valid until {p.expires})" if p.expires else ""
+        click.echo(f"signed {p.kind} -> {out}  fingerprint {p.fingerprint}{valid}")
+
+
+@click.group()
+def sign() -> None:
+    """Sign a dYdX request after a review built from the request itself."""
+
+
+@sign.command()
+@key_source_options
+@network_option
+@common_sign_options
+@click.option("--referral", help="Affiliate link code (sent, not signed).")
+@click.option("--country", help="ISO 3166-1 alpha-2 country code (sent, not signed).")
+@click.option(
+    "--valid-hours",
+    default=24.0,
+    show_default=True,
+    type=click.FloatRange(0.01, 24 * 30),
+    help="How long the relay may submit it.",
+)
+@clock_from_option
+def onboarding(
+    network: Network,
+    account: int,
+    out: Path,
+    yes: bool,
+    as_json: bool,
+    evidence_log: Path,
+    referral: str | None,
+    country: str | None,
+    valid_hours: float,
+    clock_from: Path | None,
+    **kwargs: Any,
+) -> None:
+    """POST /v3/onboarding: register the STARK key with dYdX (signature "dYdX Onboarding").
+
+    WARNING: this signature is also the seed of the default API credentials; whoever holds it can
+    compute them.
+    """
+    from dydx_airgap.offline.keys.cold_key import derive_account
+    from dydx_airgap.offline.signing.requests import build_onboarding_request
+
+    clock = _clock(clock_from, network)
+    key = _load_one_key(kwargs, account)
+    derived = derive_account(key.key, network.chain_id)
+    request = build_onboarding_request(
+        key.key, network, account, derived, referral, country, timedelta(hours=valid_hours), clock
+    )
+    finish(request, "dYdX onboarding request", out, yes, as_json, evidence_log, account)
+
+
+def _ladder_options(func: Any) -> Any:
+    for option in reversed(
+        [
+            click.option(
+                "--ladder-minutes",
+                default=10.0,
+                show_default=True,
+                type=float,
+                help="Sign rungs covering this many minutes from now (0: one rung).",
+            ),
+            click.option(
+                "--ladder-step", default=20, show_default=True, type=int, help="Seconds between rungs."
+            ),
+            click.option(
+                "--start-in",
+                default=0.0,
+                show_default=True,
+                type=float,
+                help="Seconds from now (API clock) to the first rung.",
+            ),
+            clock_from_option,
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _sign_eth_private(action: str, api_key: str | None, options: dict[str, Any]) -> None:
+    """The three ladder commands differ only in action and key id; ``options`` are the click values
+    (the key-source ones are left in it for ``load_keys``)."""
+    from dydx_airgap.offline.signing.requests import (
+        build_eth_private_request,
+        eth_private_request_path,
+        ladder_timestamps,
+    )
+
+    network: Network = options.pop("network")
+    account: int = options.pop("account")
+    out: Path = options.pop("out")
+    yes: bool = options.pop("yes")
+    as_json: bool = options.pop("as_json")
+    evidence_log: Path = options.pop("evidence_log")
+    minutes: float = options.pop("ladder_minutes")
+    step: int = options.pop("ladder_step")
+    start_in: float = options.pop("start_in")
+    clock_from: Path | None = options.pop("clock_from")
+    eth_private_request_path(action, api_key)  # validate before asking for any secret
+    clock = _clock(clock_from, network)
+    timestamps = ladder_timestamps(clock, minutes, step, start_in)
+    key = _load_one_key(options, account)
+    request = build_eth_private_request(network, key.key, action, api_key, timestamps, clock)
+    finish(request, f"dYdX {action} request", out, yes, as_json, evidence_log, account)
+
+
+@sign.group("api-key")
+def api_key() -> None:
+    """Create or delete a dYdX API key (Ethereum-key authenticated)."""
+
+
+@api_key.command("create")
+@key_source_options
+@network_option
+@common_sign_options
+@_ladder_options
+def api_key_create(**options: Any) -> None:
+    """POST /v3/api-keys, signed as a ladder of timestamps."""
+    _sign_eth_private("api-key-create", None, options)
+
+
+@api_key.command("delete")
+@key_source_options
+@network_option
+@common_sign_options
+@_ladder_options
+@click.option("--key", "api_key_id", required=True, help="The API key id (UUID) to delete.")
+def api_key_delete(api_key_id: str, **options: Any) -> None:
+    """DELETE /v3/api-keys?apiKey=<id>, signed as a ladder of timestamps."""
+    _sign_eth_private("api-key-delete", api_key_id.strip().lower(), options)
+
+
+@sign.command("recovery")
+@key_source_options
+@network_option
+@common_sign_options
+@_ladder_options
+def recovery(**options: Any) -> None:
+    """GET /v3/recovery (what an L1 forced exit needs), signed as a ladder of timestamps."""
+    _sign_eth_private("recovery", None, options)
+
+
+@sign.command("tx")
+@click.argument("request_file", type=_file)
+@key_source_options
+@network_option
+@common_sign_options
+@click.option(
+    "--max-fee-gwei",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(0, 100_000),
+    help="Refuse a max fee per gas above this.",
+)
+@click.option(
+    "--max-cost-eth",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(0, 1000),
+    help="Refuse a maximum total cost (gas limit x max fee) above this.",
+)
+@click.option("--allow-unlimited-approve", is_flag=True, help="Accept an unlimited USDC allowance.")
+def sign_tx(
+    request_file: Path,
+    network: Network,
+    account: int,
+    out: Path,
+    yes: bool,
+    as_json: bool,
+    evidence_log: Path,
+    max_fee_gwei: float,
+    max_cost_eth: float,
+    allow_unlimited_approve: bool,
+    **kwargs: Any,
+) -> None:
+    """Sign a register / approve / deposit transaction the relay prepared (a tx-request payload)."""
+    from decimal import Decimal
+
+    from dydx_airgap.offline.signing.transactions import (
+        ETH,
+        GWEI,
+        TxPolicy,
+        review_tx_request,
+        signed_tx_payload,
+    )
+
+    request = decode_payload(read_untrusted_file(request_file))
+    policy = TxPolicy(
+        max_fee_per_gas_wei=int(Decimal(str(max_fee_gwei)) * GWEI),
+        max_cost_wei=int(Decimal(str(max_cost_eth)) * ETH),
+        allow_unlimited_approve=allow_unlimited_approve,
+    )
+    key = _load_one_key(kwargs, account)
+    reviewed = review_tx_request(request, network, key.key, policy)
+    signed = key.key.sign_transaction(reviewed.transaction)
+    payload = signed_tx_payload(key.key, request, signed, request.body["action"])
+    rows = [
+        ("request", f"{request.kind} {request.id} (fingerprint {request.fingerprint})"),
+        *reviewed.rows,
+        ("transaction hash", payload.body["tx_hash"]),
+        ("fingerprint", payload.fingerprint),
+    ]
+    finish(
+        SignedRequest(payload, [], rows, reviewed.notes),
+        f"{request.body['action']} transaction",
+        out,
+        yes,
+        as_json,
+        evidence_log,
+        account,
+        {
+            "tx_hash": payload.body["tx_hash"],
+            "request_sha256": request.digest.hex(),
+            "policy": {
+                "max_fee_per_gas_wei": policy.max_fee_per_gas_wei,
+                "max_cost_wei": policy.max_cost_wei,
+                "allow_unlimited_approve": policy.allow_unlimited_approve,
+            },
+        },
+    )

@@ -1,0 +1,58 @@
+"""Every flag more than one relay command takes, declared once with one help text.
+
+A command takes such a flag by decorating itself with the option here, so the same flag cannot drift in
+meaning or help between commands. Flags only one command has stay with that command, and so does ``--out``:
+what it names is each command's own. ``broadcast --timeout`` (a receipt wait) is not the HTTP timeout here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+STATE_HELP = (
+    "Relay state directory (journals, API credentials, evidence key). "
+    "Default: $DYDX_RELAY_STATE or ~/.local/state/dydx-airgap/relay."
+)
+
+state_option = click.option(
+    "--state", "state_dir", type=click.Path(path_type=Path, file_okay=False), help=STATE_HELP
+)
+api_option = click.option(
+    "--api",
+    "api_url",
+    required=True,
+    metavar="URL",
+    help="Base URL of the dYdX v3 API (scheme://host[:port]); loopback URLs are always allowed.",
+)
+allow_host_option = click.option(
+    "--allow-host", is_flag=True, help="Allow an --api host other than the network's dYdX API."
+)
+network_option = click.option(
+    "--network",
+    required=True,
+    metavar="N",
+    help="Chain id or name (mainnet, sepolia, local, ...) the payload is, or will be signed, for.",
+)
+address_option = click.option(
+    "--address", required=True, metavar="ADDR", help="Ethereum address of the dYdX user."
+)
+rpc_option = click.option(
+    "--rpc", "rpc_url", required=True, metavar="URL", help="JSON-RPC URL of an Ethereum node of the network."
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+http_timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 600),
+    default=20.0,
+    show_default=True,
+    help="Seconds to wait for each HTTP answer.",
+)
+retry_base_option = click.option(
+    "--retry-base",
+    type=click.FloatRange(0, 30),
+    default=0.5,
+    show_default=True,
+    help="First retry pause in seconds (doubled per retry, at most 30 s, with jitter; 5 attempts).",
+)

@@ -1,0 +1,129 @@
+"""`dydx-audit verify | report | compare`: the auditor's commands, with public data only.
+
+Nothing here holds or asks for a key: verify recomputes hashes and recovers signers, report renders what
+verify found, compare diffs two cold machines' outputs. Exit status 0 means every check passed (verify,
+report) or no difference was found (compare); 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from dydx_airgap.shared.errors import UsageError
+from dydx_airgap.shared.fsutil import atomic_write_text
+
+_bundle = click.argument("bundle", type=click.Path(path_type=Path))
+_relay_key = click.option(
+    "--relay-key",
+    help="The relay's Ed25519 public key (64 hex digits) the firm registered; without it the receipts are "
+    "checked against the key they state ('relay key not pinned').",
+)
+_address = click.option(
+    "--address",
+    "signer",
+    help="The cold key's Ethereum address the firm registered; without it the manifest is checked against "
+    "the address it states ('signer address not pinned').",
+)
+_cold_only = click.option(
+    "--cold-only", is_flag=True, help="Check a bundle that has no relay receipts yet (the cold part alone)."
+)
+
+
+def _pinned(relay_key: str | None) -> bytes | None:
+    from dydx_airgap.shared.errors import FormatError
+    from dydx_airgap.shared.evidence.receipts import parse_public_key
+
+    if relay_key is None:
+        return None
+    try:
+        return parse_public_key(relay_key)
+    except FormatError as exc:
+        raise UsageError(f"--relay-key: {exc.message}") from None
+
+
+def _signer(address: str | None) -> str | None:
+    from dydx_airgap.shared.errors import InputError
+    from dydx_airgap.shared.ethereum.address import parse_address, to_checksum_address
+
+    if address is None:
+        return None
+    try:
+        return to_checksum_address(parse_address(address.strip()))
+    except InputError as exc:
+        raise UsageError(f"--address: {exc.message}") from None
+
+
+@click.command()
+@_bundle
+@click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON (for pipelines).")
+@_relay_key
+@_address
+@_cold_only
+def verify(bundle: Path, as_json: bool, relay_key: str | None, signer: str | None, cold_only: bool) -> int:
+    """Check an evidence bundle (directory or .tar): every hash, every signature, the chain from the cold
+    key's manifest to the relay's receipts, the evidence log, and that no secret is in it. One line per
+    check: PASS or FAIL, the check, the artefact, why."""
+    from dydx_airgap.shared.evidence.files import load_bundle
+    from dydx_airgap.shared.evidence.verify import verify_bundle
+
+    result = verify_bundle(load_bundle(bundle), _pinned(relay_key), cold_only, _signer(signer))
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        for check in result.checks:
+            click.echo(check.line())
+        failed = len(result.failures)
+        verdict = f"all {len(result.checks)} checks pass" if result.ok else f"{failed} check(s) FAIL"
+        click.echo(f"verdict: {verdict}")
+    return 0 if result.ok else 1
+
+
+@click.command()
+@_bundle
+@click.option("--html", "html_out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@_relay_key
+@_address
+@_cold_only
+def report(bundle: Path, html_out: Path, relay_key: str | None, signer: str | None, cold_only: bool) -> int:
+    """Write a self-contained HTML page about a bundle for people: verdicts, timeline, every request decoded,
+    fingerprints, QR codes of the public artefacts. No script, no external request. Exit 1 if a check fails
+    (the page is written anyway and says which)."""
+    from dydx_airgap.shared.audit.report import render_report
+    from dydx_airgap.shared.evidence.files import load_bundle
+    from dydx_airgap.shared.evidence.verify import verify_bundle
+
+    files = load_bundle(bundle)
+    result = verify_bundle(files, _pinned(relay_key), cold_only, _signer(signer))
+    atomic_write_text(html_out, render_report(result, files))
+    verdict = "all checks pass" if result.ok else f"{len(result.failures)} check(s) FAIL"
+    click.echo(f"wrote {html_out}: {verdict}")
+    return 0 if result.ok else 1
+
+
+@click.command()
+@click.argument("dir_a", type=click.Path(path_type=Path))
+@click.argument("dir_b", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def compare(dir_a: Path, dir_b: Path, as_json: bool) -> int:
+    """Compare two cold machines' outputs for the same inputs (directories or bundles): file by file, payloads
+    field by field. Only random or time-based fields are ignored, and they are listed."""
+    from dydx_airgap.shared.audit.compare import IGNORED, compare_outputs
+
+    result = compare_outputs(dir_a, dir_b)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+        return 0 if result.identical else 1
+    for item in IGNORED:
+        click.echo(f"ignored: {item}")
+    for path in result.same:
+        click.echo(f"SAME {path}")
+    for difference in result.differences:
+        click.echo(difference.line())
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    verdict = "identical" if result.identical else f"{len(result.differences)} difference(s)"
+    click.echo(f"verdict: {verdict}")
+    return 0 if result.identical else 1
