@@ -34,9 +34,9 @@ from dydx_airgap.shared.evidence.receipts import (
 )
 from dydx_airgap.shared.evidence.verify import verify_bundle
 from dydx_airgap.shared.transport.payload import decode_payload
+from tests.offline.test_cold_boundaries import cold as cold_without_sockets
 
 from .conftest import TEST_MNEMONIC, assert_clean_failure, run_tool, write_secret
-from .test_cold_boundaries import cold as cold_without_sockets
 
 NETWORK = "31337"
 

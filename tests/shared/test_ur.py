@@ -19,7 +19,7 @@ from dydx_airgap.shared.transport.ur import bytewords, cbor, fountain, frames, u
 from dydx_airgap.shared.transport.ur.bytewords import Style
 from dydx_airgap.shared.transport.ur.xoshiro import AliasSampler, Xoshiro256
 
-VECTORS = json.loads((Path(__file__).parent / "data" / "ur_bcur_vectors.json").read_text())
+VECTORS = json.loads((Path(__file__).parents[1] / "data" / "ur_bcur_vectors.json").read_text())
 
 
 def make_message(length: int, seed: str = "Wolf") -> bytes:

@@ -20,8 +20,7 @@ from dydx_airgap.shared.errors import InputError, VerificationError
 from dydx_airgap.shared.secret import Secret
 from dydx_airgap.shared.timestamps import now_utc, parse_iso_ms
 from dydx_airgap.shared.transport.payload import decode_payload, new_payload
-
-from .conftest import assert_clean_failure, kit_vectors, run_tool
+from tests.conftest import assert_clean_failure, kit_vectors, run_tool
 
 VECTORS = kit_vectors()
 

@@ -20,10 +20,9 @@ from hypothesis import strategies as st
 
 from dydx_airgap.shared import stark
 from dydx_airgap.shared.errors import AirgapError, InputError, SignatureError
+from tests.conftest import kit_vectors
 
-from .conftest import kit_vectors
-
-FROZEN = json.loads((Path(__file__).parent / "data" / "stark_cases.json").read_text())
+FROZEN = json.loads((Path(__file__).parents[1] / "data" / "stark_cases.json").read_text())
 OPERATIONS: dict[str, Callable[..., Any]] = {
     "private_key_to_ec_point_on_stark_curve": stark.private_key_to_ec_point_on_stark_curve,
     "private_to_stark_key": stark.private_to_stark_key,

@@ -42,8 +42,7 @@ from dydx_airgap.online.rehearsal.v3_api import (
     start_local_api,
 )
 from dydx_airgap.shared.errors import InputError
-
-from .conftest import REPO, kit_vectors
+from tests.conftest import REPO, kit_vectors
 
 CHAIN = 11155111
 FIXED = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)

@@ -14,8 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dydx_airgap.shared.transport.payload import decode_payload
-
-from .conftest import BIN, kit_vectors, write_secret
+from tests.conftest import BIN, kit_vectors, write_secret
 
 Answer = Callable[[str], str]
 
@@ -136,7 +135,7 @@ def test_a_wrong_answer_or_no_answer_signs_nothing(tmp_path: Path) -> None:
 
 
 def test_mnemonic_and_vault_passphrase_prompts(tmp_path: Path) -> None:
-    from .conftest import TEST_MNEMONIC
+    from tests.conftest import TEST_MNEMONIC
 
     out = tmp_path / "d"
     args = [

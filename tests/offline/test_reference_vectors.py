@@ -22,8 +22,7 @@ from dydx_airgap.shared.dydx_v3.derivation import (
 from dydx_airgap.shared.dydx_v3.eip712 import STARK_KEY_ACTION, onboarding_action_message, personal_sign_text
 from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_signature, verify_onboarding_signature
 from dydx_airgap.shared.secret import Secret
-
-from .conftest import KIT_VECTORS, kit_vectors
+from tests.conftest import KIT_VECTORS, kit_vectors
 
 VECTORS = kit_vectors()
 IDS = [v["name"] for v in VECTORS]

@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from dydx_airgap.shared.canonical_json import canonical_dumps
 from dydx_airgap.shared.errors import FormatError
 from dydx_airgap.shared.transport.payload import MAX_PAYLOAD_BYTES, decode_payload, new_payload, seal_of
-
-from .conftest import kit_vectors, origin_signer_for
+from tests.conftest import kit_vectors, origin_signer_for
 
 ADDRESS = "0x90F8bf6A479f320ead074411a4B0e7944Ea8c9C1"
 SIGNER = origin_signer_for(kit_vectors()[4]["eth_private_key"])

@@ -40,8 +40,7 @@ from dydx_airgap.shared.dydx_v3.calldata import (
 from dydx_airgap.shared.ethereum.abi import decode_address_result, decode_uint256_result
 from dydx_airgap.shared.ethereum.address import address_from_public_key, parse_address
 from dydx_airgap.shared.ethereum.transaction import Eip1559Transaction
-
-from .conftest import BIN
+from tests.conftest import BIN
 
 CHAIN_ID = 11155111
 # STARK public keys (x) of the spec's §10.1 reference accounts: real points on the STARK curve.

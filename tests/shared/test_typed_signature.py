@@ -16,8 +16,7 @@ from dydx_airgap.shared.ethereum.typed_signature import (
     normalize_raw_signature,
     recover_typed_signer,
 )
-
-from .conftest import kit_vectors
+from tests.conftest import kit_vectors
 
 V = kit_vectors()[0]
 ACTION = V["eth_private_actions"][0]

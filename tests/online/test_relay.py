@@ -59,8 +59,7 @@ from dydx_airgap.shared.errors import (
 from dydx_airgap.shared.stark import private_key_to_ec_point_on_stark_curve
 from dydx_airgap.shared.timestamps import iso_ms, now_utc, parse_iso_ms
 from dydx_airgap.shared.transport.payload import decode_payload, new_payload, seal_of
-
-from .conftest import BIN, assert_clean_failure, origin_signer_for, run_tool
+from tests.conftest import BIN, assert_clean_failure, origin_signer_for, run_tool
 
 CHAIN = 11155111  # the local API's default network (Sepolia)
 FAULT_RUNS_PER_MIX = int(os.environ.get("RELAY_FAULT_RUNS", "50"))  # x 4 mixes = 200 schedules

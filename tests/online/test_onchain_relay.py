@@ -38,8 +38,7 @@ from dydx_airgap.shared.errors import PolicyError, RemoteError, VerificationErro
 from dydx_airgap.shared.stark.constants import EC_ORDER
 from dydx_airgap.shared.stark.keys import private_key_to_ec_point_on_stark_curve
 from dydx_airgap.shared.transport.payload import decode_payload, new_payload
-
-from .conftest import Result, assert_clean_failure, origin_signer_for, run_tool
+from tests.conftest import Result, assert_clean_failure, origin_signer_for, run_tool
 
 CHAIN_ID = 31337
 AMOUNT_TEXT = "1250.50"

@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dydx_airgap.offline.diagnostics import doctor
-
-from .conftest import REPO, TEST_MNEMONIC, run_tool, write_secret
+from tests.conftest import REPO, TEST_MNEMONIC, run_tool, write_secret
 
 NO_SOCKETS = """
 import socket, sys

@@ -21,8 +21,7 @@ from dydx_airgap.shared.errors import InputError
 from dydx_airgap.shared.secret import Secret
 from dydx_airgap.shared.stark import private_key_to_ec_point_on_stark_curve
 from dydx_airgap.shared.transport.payload import decode_payload
-
-from .conftest import TEST_MNEMONIC, write_secret
+from tests.conftest import TEST_MNEMONIC, write_secret
 
 MAINNET = get_network(1)
 

@@ -14,8 +14,14 @@ import pytest
 from dydx_airgap.offline.keys.vault import read_vault
 from dydx_airgap.shared.secret import Secret
 from dydx_airgap.shared.transport.payload import decode_payload
-
-from .conftest import KIT_VECTORS, TEST_MNEMONIC, assert_clean_failure, kit_vectors, run_tool, write_secret
+from tests.conftest import (
+    KIT_VECTORS,
+    TEST_MNEMONIC,
+    assert_clean_failure,
+    kit_vectors,
+    run_tool,
+    write_secret,
+)
 
 
 def test_selftest_builtin_and_kit_file() -> None:

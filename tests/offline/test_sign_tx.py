@@ -26,8 +26,7 @@ from dydx_airgap.shared.ethereum.keccak import keccak256
 from dydx_airgap.shared.ethereum.transaction import decode_signed_transaction
 from dydx_airgap.shared.secret import Secret
 from dydx_airgap.shared.transport.payload import decode_payload, new_payload
-
-from .conftest import assert_clean_failure, kit_vectors, run_tool, write_secret
+from tests.conftest import assert_clean_failure, kit_vectors, run_tool, write_secret
 
 V = kit_vectors()[4]  # ganache key
 KEY = ColdKey(Secret(bytes.fromhex(V["eth_private_key"][2:])))

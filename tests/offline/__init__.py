@@ -1,0 +1,1 @@
+"""Tests of offline/ modules, one file per module or concept."""

@@ -1,0 +1,1 @@
+"""Tests of online/ modules, one file per module or concept."""

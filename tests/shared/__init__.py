@@ -1,0 +1,1 @@
+"""Tests of shared/ modules, one file per module or concept."""
