@@ -38,8 +38,9 @@ def v4() -> dict[str, Any]:
 def all_txs() -> list[dict[str, Any]]:
     """Every signed transaction in the file: the ``txs`` and each authenticator case's ``tx_if_signed``."""
     data = v4()
-    cases = data["unsafe_authenticators"] + data["safe_authenticators"]
-    return data["txs"] + [c["tx_if_signed"] for c in cases]
+    cases: list[dict[str, Any]] = data["unsafe_authenticators"] + data["safe_authenticators"]
+    txs: list[dict[str, Any]] = data["txs"]
+    return txs + [c["tx_if_signed"] for c in cases]
 
 
 def derivation_by_account(name: str) -> dict[str, Any]:
