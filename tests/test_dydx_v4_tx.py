@@ -229,3 +229,55 @@ def test_pubkey_of_another_curve_type_is_refused() -> None:
     assert len(forged) == len(auth) and forged != auth
     with pytest.raises(FormatError, match="not secp256k1"):
         AuthInfo.decode(forged)
+
+
+# --- spec §B4's own table: cold key = the upstream mnemonic, account 123456, fee 5000 USDC, gas 200000 ---------
+
+SPEC_B4_TXHASHES = {
+    7: "22D59F3C2A668F899225EB9E9126AC1A0C15556FE992D5B24699925C10E2F9AF",
+    8: "4342C2EDD0B2E39A9874B805B93A3B4803EEA5239E695BCE9208180414A86A88",
+    9: "9D3826F81CCBF1855B5DD825DC06DAF0BD3B40F66D2D85029A7915774144042A",
+    10: "1896683DAB6F9672D323A44839F0B1A4039F8EB04F7FEC75C503D056B44DBDA2",
+    11: "396DDB36D7EF6BDF24254B15CC6840C1E6C472D349B34B99C2379F43FF4BEB6A",
+}
+SPEC_B4_AUTH_INFO_SEQ7 = (
+    "0a500a460a1f2f636f736d6f732e63727970746f2e736563703235366b312e5075624b657912230a2102cc5e2d0753c437c36b"
+    "0a23a9201825c1c422d2541a6b5977f0d33fbb22a2c52412040a020801180712520a4c0a446962632f38453237424132443534"
+    "39334146353633363736304533353445343630303435363243343641423745433043433443314341313445394532304532353435"
+    "423512043530303010c09a0c"
+)
+
+
+def test_spec_b4_table_reproduces_from_its_prose_description() -> None:
+    from dydx_airgap.shared.dydx_v4.authenticators import encode_authenticator, trading_key_recipe
+    from dydx_airgap.shared.dydx_v4.coins import Coin
+    from dydx_airgap.shared.dydx_v4.networks import MAINNET
+    from dydx_airgap.shared.dydx_v4.tx import Fee, SignerInfo, UnsignedTx
+
+    from .dydx_v4_vectors import v4
+
+    upstream = v4()["upstream_js_vector"]
+    owner, pubkey = upstream["dydx_address"], bytes.fromhex(upstream["public_key_compressed"])
+    hot = bytes.fromhex("0291d1d9fd23334f3d53c3a5b50b56317d8964692320d73d22d7a0b115d5eb574f")
+    kind, data = encode_authenticator(trading_key_recipe(hot))
+    sub0, sub1, one_usdc = m.SubaccountId(owner, 0), m.SubaccountId(owner, 1), 1_000_000
+    cases: dict[int, m.Message] = {
+        7: m.MsgAddAuthenticator(owner, kind, data),
+        8: m.MsgWithdrawFromSubaccount(sub0, owner, 0, one_usdc),
+        9: m.MsgDepositToSubaccount(owner, sub0, 0, one_usdc),
+        10: m.MsgCreateTransfer(m.Transfer(sub0, sub1, 0, one_usdc)),
+        11: m.MsgRemoveAuthenticator(owner, 42),
+    }
+    fee = Fee((Coin(MAINNET.usdc_denom, 5000),), 200_000)
+    key = Secret(bytes.fromhex(upstream["private_key"]))
+    for sequence, message in cases.items():
+        auth_info = AuthInfo((SignerInfo(pubkey, sequence),), fee)
+        unsigned = UnsignedTx(TxBody((message,)), auth_info, MAINNET.chain_id, 123456)
+        signature = sign_direct(key, unsigned.sign_doc().encode())
+        assert tx_hash(unsigned.tx_raw(signature)) == SPEC_B4_TXHASHES[sequence]
+        if sequence == 7:
+            assert unsigned.auth_info_bytes.hex() == SPEC_B4_AUTH_INFO_SEQ7
+            assert unsigned.sign_doc().digest().hex() == (
+                "8626d976a223d005c8d61a35f212712b1e2e260ed22f2a2befd117c41b990bd4"
+            )
+            assert signature.hex().startswith("e1cea7c1") and signature.hex().endswith("0298e8")
