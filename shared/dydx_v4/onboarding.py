@@ -13,7 +13,7 @@ secrets (they are the account); this module only computes, the cold side keeps t
 from __future__ import annotations
 
 from dydx_airgap.shared.errors import InputError
-from dydx_airgap.shared.keccak import keccak256
+from dydx_airgap.shared.ethereum.keccak import keccak256
 
 DOMAIN_NAME = "dYdX Chain"
 PRIMARY_TYPE = "dYdX"

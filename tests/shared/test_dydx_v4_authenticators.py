@@ -12,8 +12,7 @@ import pytest
 from dydx_airgap.shared.dydx_v4 import authenticators as auth
 from dydx_airgap.shared.dydx_v4.messages import MAX_AUTHENTICATOR_DATA, MsgAddAuthenticator
 from dydx_airgap.shared.errors import FormatError
-
-from .dydx_v4_vectors import v4
+from tests.dydx_v4_vectors import v4
 
 DATA = v4()
 UNSAFE: list[dict[str, Any]] = DATA["unsafe_authenticators"]

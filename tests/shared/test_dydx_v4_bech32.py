@@ -14,8 +14,7 @@ from dydx_airgap.shared.dydx_v4.address import (
     parse_address,
 )
 from dydx_airgap.shared.errors import FormatError, InputError
-
-from .dydx_v4_vectors import v4
+from tests.dydx_v4_vectors import v4
 
 # BIP-173 "Test vectors": valid bech32 strings.
 VALID_BECH32 = [

@@ -11,7 +11,7 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from dydx_airgap.offline import v4_account
+from dydx_airgap.offline.keys import v4_account
 from dydx_airgap.shared.dydx_v4 import onboarding
 from dydx_airgap.shared.dydx_v4.address import (
     dydx_address,
@@ -22,10 +22,9 @@ from dydx_airgap.shared.dydx_v4.address import (
 )
 from dydx_airgap.shared.dydx_v4.networks import MAINNET, TESTNET, network_by_chain_id
 from dydx_airgap.shared.errors import InputError
-from dydx_airgap.shared.keccak import keccak256
+from dydx_airgap.shared.ethereum.keccak import keccak256
 from dydx_airgap.shared.secret import Secret
-
-from .dydx_v4_vectors import v4
+from tests.dydx_v4_vectors import v4
 
 DATA = v4()
 DERIVATIONS: list[dict[str, Any]] = DATA["derivations"]

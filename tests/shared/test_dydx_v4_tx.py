@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dydx_airgap.offline.v4_account import sign_direct
+from dydx_airgap.offline.keys.v4_account import sign_direct
 from dydx_airgap.shared.dydx_v4 import messages as m
 from dydx_airgap.shared.dydx_v4 import protobuf as pb
 from dydx_airgap.shared.dydx_v4.address import address_from_pubkey
@@ -25,8 +25,7 @@ from dydx_airgap.shared.dydx_v4.tx import (
 )
 from dydx_airgap.shared.errors import FormatError, SignatureError
 from dydx_airgap.shared.secret import Secret
-
-from .dydx_v4_vectors import all_txs, derivation_by_account, request_from_parsed, unsigned_from_request
+from tests.dydx_v4_vectors import all_txs, derivation_by_account, request_from_parsed, unsigned_from_request
 
 TXS = all_txs()
 IDS = [t["name"] for t in TXS]
@@ -253,8 +252,7 @@ def test_spec_b4_table_reproduces_from_its_prose_description() -> None:
     from dydx_airgap.shared.dydx_v4.coins import Coin
     from dydx_airgap.shared.dydx_v4.networks import MAINNET
     from dydx_airgap.shared.dydx_v4.tx import Fee, SignerInfo, UnsignedTx
-
-    from .dydx_v4_vectors import v4
+    from tests.dydx_v4_vectors import v4
 
     upstream = v4()["upstream_js_vector"]
     owner, pubkey = upstream["dydx_address"], bytes.fromhex(upstream["public_key_compressed"])
