@@ -14,6 +14,10 @@ from dydx_airgap.shared.fsutil import read_untrusted_file
 from dydx_airgap.shared.transport.payload import MAX_PAYLOAD_BYTES, Payload, decode_payload
 
 _file = click.Path(path_type=Path, dir_okay=False)
+#: Payload bytes per frame in PNG files and HTML pages: a version-29 code, easy for a phone at arm's length.
+DEFAULT_FRAGMENT_SIZE = 1000
+#: Frames per second of the full-screen terminal display (kept here so --help needs no QR imports).
+DEFAULT_FPS = 3.0
 
 
 #: Called after the frames are written: the payload, its file name, and the values of ``extra_options``.
@@ -41,13 +45,25 @@ def make_export_command(
     @click.option(
         "--html", "html", type=_file, help="Write one self-contained offline page cycling the frames."
     )
-    @click.option("--terminal", is_flag=True, help="Draw the frames in this terminal.")
+    @click.option(
+        "--terminal",
+        is_flag=True,
+        help="Play the frames full screen in this terminal, sized to fit it (keys: space, n, p, q).",
+    )
+    @click.option(
+        "--static", is_flag=True, help="With --terminal: print every frame one after another (for logs)."
+    )
+    @click.option(
+        "--fps",
+        default=DEFAULT_FPS,
+        show_default=True,
+        type=click.FloatRange(0.5, 20),
+        help="Frames per second of the --terminal display.",
+    )
     @click.option(
         "--fragment-size",
-        default=1000,
-        show_default=True,
         type=click.IntRange(50, 1000),
-        help="Payload bytes per frame (smaller: more, simpler frames; ~200 fits 80 columns).",
+        help="Payload bytes per frame (default 1000 for files; --terminal picks the largest that fits).",
     )
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     @with_extra_options
@@ -56,7 +72,9 @@ def make_export_command(
         qr_dir: Path | None,
         html: Path | None,
         terminal: bool,
-        fragment_size: int,
+        static: bool,
+        fps: float,
+        fragment_size: int | None,
         as_json: bool,
         **extra: Any,
     ) -> None:
@@ -67,22 +85,36 @@ def make_export_command(
             write_html,
             write_png_frames,
         )
+        from dydx_airgap.shared.transport.terminal_player import play_on_this_terminal, terminal_frames_for
 
         if not (qr_dir or html or terminal):
             raise InputError("say where the frames go: --qr-dir DIR, --html FILE and/or --terminal")
+        if static and not terminal:
+            raise InputError("--static changes how --terminal draws; give --terminal too")
+        animated = terminal and not static
+        if animated and as_json:
+            raise InputError("--terminal takes over the screen; use --terminal --static with --json")
         payload = decode_payload(read_untrusted_file(payload_file, cap=MAX_PAYLOAD_BYTES))
         if payload.kind not in allowed:
             raise InputError(f"the {machine} does not export {payload.kind} payloads")
-        frames = encode_frames(payload.to_bytes(), max_fragment_len=fragment_size)
+        data = payload.to_bytes()
+        label = f"{payload.kind} {payload.fingerprint}"
+        if animated:
+            terminal_frames = terminal_frames_for(data, fragment_size)  # refuses a too-small terminal first
+        frames = encode_frames(data, max_fragment_len=fragment_size or DEFAULT_FRAGMENT_SIZE)
         written: list[str] = []
         if qr_dir is not None:
             qr_dir.mkdir(parents=True, exist_ok=True)
             written += [str(p) for p in write_png_frames(frames, qr_dir)]
         if html is not None:
-            written.append(str(write_html(frames, html, f"{payload.kind} {payload.fingerprint}")))
+            written.append(str(write_html(frames, html, label)))
         if on_export is not None:
             on_export(payload, payload_file.name, extra)
-        if terminal:
+        if animated:
+            play_on_this_terminal(terminal_frames, label, fps)
+            if not (qr_dir or html):
+                frames = terminal_frames
+        elif terminal:
             for i, frame in enumerate(frames, 1):
                 click.echo(render_terminal(frame))
                 click.echo(f"frame {i}/{len(frames)}  {payload.fingerprint}")
