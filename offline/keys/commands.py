@@ -130,8 +130,13 @@ def derive(
         body = r.payload.body
         click.echo(
             f"account {r.key.index}: {r.account.address}  stark {body['stark_public_key']}  "
-            f"fingerprint {r.payload.fingerprint}  -> {r.path.name}"
+            f"key fingerprint {r.payload.key_fingerprint}  payload fingerprint {r.payload.fingerprint}  "
+            f"-> {r.path.name}"
         )
+    click.echo(
+        "the key fingerprint depends only on network, address and STARK key: compare it across machines; "
+        "the payload fingerprint identifies this file (it covers its id and time)"
+    )
 
 
 @click.command()

@@ -61,6 +61,29 @@ def fingerprint_of(digest: bytes) -> str:
     return f"{digest[:2].hex()}-{digest[2:4].hex()}"
 
 
+#: Domain text of the key fingerprint, so it can never equal a payload's or any other digest.
+KEY_FINGERPRINT_DOMAIN = "dydx-airgap key fingerprint v1"
+
+
+def key_fingerprint_of(network_id: int, address: str, stark_public_key: str) -> str:
+    """What identifies an exported key, and nothing else: the same on every machine that derives it.
+
+    A payload's fingerprint covers its random id and creation time, so two cold machines given the same key
+    show different payload fingerprints; this one covers only network, address and STARK public key (x).
+    Three groups, so it is not mistaken for a payload fingerprint.
+    """
+    text = canonical_dumps(
+        {
+            "domain": KEY_FINGERPRINT_DOMAIN,
+            "network_id": network_id,
+            "address": to_checksum_address(address),
+            "stark_public_key": stark_public_key.lower(),
+        }
+    )
+    digest = hashlib.sha256(text).digest()
+    return f"{digest[:2].hex()}-{digest[2:4].hex()}-{digest[4:6].hex()}"
+
+
 @dataclass(frozen=True)
 class Payload:
     kind: str
@@ -108,6 +131,13 @@ class Payload:
     def fingerprint(self) -> str:
         return fingerprint_of(self.digest)
 
+    @property
+    def key_fingerprint(self) -> str | None:
+        """For a payload that exports a key: :func:`key_fingerprint_of` it; None for every other kind."""
+        if self.kind != "public-key" or self.address is None:
+            return None
+        return key_fingerprint_of(self.network_id, self.address, self.body["stark_public_key"])
+
     def created_at(self) -> datetime:
         return parse_iso_ms(self.created)
 
@@ -119,11 +149,12 @@ class Payload:
         return expiry is not None and (now or now_utc()) > expiry
 
     def summary(self) -> str:
-        """One line for the operator: kind, network, address, fingerprint."""
+        """One line for the operator: kind, network, address, fingerprint (and the key's, for a key)."""
         network = NETWORKS[self.network_id].name if self.network_id in NETWORKS else str(self.network_id)
+        key = f" | key fingerprint {self.key_fingerprint}" if self.key_fingerprint else ""
         return (
             f"{self.kind} | network {network} ({self.network_id}) | "
-            f"address {self.address or '-'} | fingerprint {self.fingerprint}"
+            f"address {self.address or '-'} | fingerprint {self.fingerprint}{key}"
         )
 
 

@@ -123,6 +123,7 @@ def make_export_command(
             "network_id": payload.network_id,
             "address": payload.address,
             "fingerprint": payload.fingerprint,
+            "key_fingerprint": payload.key_fingerprint,
             "frames": len(frames),
             "files": written,
         }
@@ -172,6 +173,7 @@ def make_import_command(
             "network_id": payload.network_id,
             "address": payload.address,
             "fingerprint": payload.fingerprint,
+            "key_fingerprint": payload.key_fingerprint,
             "file": str(out),
         }
         if as_json:

@@ -366,3 +366,56 @@ def test_help_does_not_import_eth_account() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "derive" in proc.stdout and "selftest" in proc.stdout
+
+
+def test_two_machines_deriving_one_key_show_one_key_fingerprint_and_two_payload_fingerprints(
+    tmp_path, secrets_dir
+) -> None:
+    mn = write_secret(secrets_dir / "mn", TEST_MNEMONIC)
+    vp = write_secret(secrets_dir / "vp", "vault pass")
+    shown = []
+    for machine in ("cold-a", "cold-b"):
+        r = run_tool(
+            "dydx-offline",
+            "derive",
+            "--mnemonic-file",
+            mn,
+            "--network",
+            "1",
+            "--out",
+            tmp_path / machine,
+            "--vault-password-file",
+            vp,
+        )
+        assert r.code == 0, r
+        (line,) = [line for line in r.out.splitlines() if line.startswith("account 0:")]
+        key = line.split("key fingerprint ")[1].split()[0]
+        payload = line.split("payload fingerprint ")[1].split()[0]
+        shown.append((key, payload))
+    (key_a, payload_a), (key_b, payload_b) = shown
+    assert key_a == key_b and payload_a != payload_b
+    assert len(key_a) == 14 and len(payload_a) == 9  # xxxx-xxxx-xxxx beside xxxx-xxxx: not confusable
+    # The relay shows the same key fingerprint when it imports the file.
+    imported = run_tool(
+        "dydx-relay",
+        "import",
+        "--file",
+        tmp_path / "cold-a" / "public-1-0000.json",
+        "--out",
+        tmp_path / "in.json",
+        "--json",
+    )
+    assert imported.code == 0, imported
+    assert json.loads(imported.out)["key_fingerprint"] == key_a
+
+
+def test_the_key_fingerprint_changes_with_each_thing_it_names() -> None:
+    from dydx_airgap.shared.transport.payload import key_fingerprint_of
+
+    address = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+    stark = "0x" + "ab" * 32
+    base = key_fingerprint_of(1, address, stark)
+    assert key_fingerprint_of(1, address.lower(), stark.upper().replace("0X", "0x")) == base  # spelling only
+    assert key_fingerprint_of(11155111, address, stark) != base
+    assert key_fingerprint_of(1, "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", stark) != base
+    assert key_fingerprint_of(1, address, "0x" + "ab" * 31 + "ac") != base
