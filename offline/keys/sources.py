@@ -165,3 +165,23 @@ def load_one_key(options: KeySourceOptions, account: int) -> AccountKey:
 
     harden_process()
     return next(load_keys(options, [account]))
+
+
+#: How many mnemonic accounts a mismatch search looks at before saying the address is not this key's.
+ACCOUNT_SEARCH_LIMIT = 100
+
+
+def find_account_index(options: KeySourceOptions, address: str) -> int | None:
+    """The account index of ``address`` among the first ACCOUNT_SEARCH_LIMIT of a mnemonic, or None.
+
+    Used only to say which ``--account`` a request belongs to; a keystore (one key), a custom ``--path``
+    and a typed mnemonic (it would be asked for again) are not searched.
+    """
+    from dydx_airgap.shared.ethereum.address import same_address
+
+    if options.keystore is not None or options.derivation_path is not None or options.mnemonic_prompt:
+        return None
+    for candidate in load_keys(options, list(range(ACCOUNT_SEARCH_LIMIT))):
+        if same_address(candidate.key.address, address):
+            return candidate.index
+    return None

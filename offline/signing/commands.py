@@ -10,8 +10,14 @@ from typing import Any
 import click
 
 from dydx_airgap.offline.evidence.log import append_entry
-from dydx_airgap.offline.keys.sources import AccountKey, load_one_key
+from dydx_airgap.offline.keys.sources import (
+    ACCOUNT_SEARCH_LIMIT,
+    AccountKey,
+    find_account_index,
+    load_one_key,
+)
 from dydx_airgap.offline.options import (
+    KeySourceOptions,
     account_option,
     clock_from_option,
     evidence_log_option,
@@ -26,7 +32,8 @@ from dydx_airgap.offline.signing.clock import LOCAL_CLOCK, Clock, clock_from_tim
 from dydx_airgap.offline.signing.requests import SignedRequest
 from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_signature, verify_onboarding_signature
-from dydx_airgap.shared.errors import InputError, VerificationError
+from dydx_airgap.shared.errors import InputError, PolicyError, VerificationError
+from dydx_airgap.shared.ethereum.address import same_address
 from dydx_airgap.shared.ethereum.transaction import decode_signed_transaction
 from dydx_airgap.shared.fsutil import atomic_write_bytes, read_untrusted_file
 from dydx_airgap.shared.transport.payload import Payload, decode_payload
@@ -50,6 +57,19 @@ def common_sign_options(func: Any) -> Any:
 
 def _load_one_key(kwargs: dict[str, Any], account: int) -> AccountKey:
     return load_one_key(key_source_from(kwargs), account)
+
+
+def _other_account_message(source: KeySourceOptions, wanted: str, account: int, have: str) -> str:
+    """Why a request for another address is refused, and which --account would sign it if any."""
+    head = f"refused: the request is for {wanted}, but --account {account} of this key is {have}"
+    index = find_account_index(source, wanted)
+    if index is not None:
+        return f"{head}; {wanted} is --account {index} of this mnemonic: sign with --account {index}"
+    if source.keystore is not None:
+        return f"{head}; a keystore holds one key: use the keystore of {wanted}"
+    if source.derivation_path is not None or source.mnemonic_prompt:
+        return f"{head}; check --account (or --path); nothing was signed"
+    return f"{head}, and it is none of accounts 0-{ACCOUNT_SEARCH_LIMIT - 1}; nothing was signed"
 
 
 def _clock(clock_from: Path | None, network: Network) -> Clock:
@@ -325,7 +345,10 @@ def sign_tx(
         max_cost_wei=int(Decimal(str(max_cost_eth)) * ETH),
         allow_unlimited_approve=allow_unlimited_approve,
     )
-    key = _load_one_key(kwargs, account)
+    source = key_source_from(kwargs)
+    key = load_one_key(source, account)
+    if request.address is not None and not same_address(request.address, key.key.address):
+        raise PolicyError(_other_account_message(source, request.address, account, key.key.address))
     reviewed = review_tx_request(request, network, key.key, policy)
     signed = key.key.sign_transaction(reviewed.transaction)
     payload = signed_tx_payload(key.key, request, signed, request.body["action"])

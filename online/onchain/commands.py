@@ -174,7 +174,8 @@ def _show_prepared(result: PreparedTx) -> None:
     signed = f"signed-{result.action}.json"
     click.echo(
         f"next: on the cold machine, 'dydx-offline sign tx {result.out.name} "
-        f"--network {result.network.chain_id} --out {signed}' (with your key options); "
+        f"--network {result.network.chain_id} --out {signed}' (with your key options and the --account "
+        f"whose address is {result.payload.address}); "
         f"then here, 'dydx-relay broadcast {signed} --rpc URL'"
     )
 

@@ -520,7 +520,7 @@ class _Preparation:
         arguments = [
             ("starkKey", stark),
             ("assetType", f"0x{net.collateral_asset_id:064x} (USDC collateral)"),
-            ("vaultId", f"{account.position_id} (position id of account 0)"),
+            ("vaultId", f"{account.position_id} (position id of the user's dYdX account number 0)"),
             ("quantizedAmount", f"{units} = {format_usdc(units)} USDC"),
         ]
         return (

@@ -26,7 +26,7 @@ from dydx_airgap.shared.ethereum.keccak import keccak256
 from dydx_airgap.shared.ethereum.transaction import decode_signed_transaction
 from dydx_airgap.shared.secret import Secret
 from dydx_airgap.shared.transport.payload import decode_payload, new_payload
-from tests.conftest import assert_clean_failure, kit_vectors, run_tool, write_secret
+from tests.conftest import TEST_MNEMONIC, assert_clean_failure, kit_vectors, run_tool, write_secret
 
 V = kit_vectors()[4]  # ganache key
 KEY = ColdKey(Secret(bytes.fromhex(V["eth_private_key"][2:])))
@@ -299,3 +299,24 @@ def test_cold_signed_transactions_run_on_a_real_evm(tmp_path: Path, keyfiles) ->
                 },
             ).json()["result"]
             assert int(receipt["status"], 16) == 1, (action, receipt)
+
+
+def test_a_request_for_another_account_of_the_mnemonic_names_the_account_to_pass(
+    tmp_path: Path, secrets_dir: Path
+) -> None:
+    from dydx_airgap.offline.keys.sources import load_keys
+    from dydx_airgap.offline.options import KeySourceOptions
+
+    mnemonic = write_secret(secrets_dir / "mn", TEST_MNEMONIC)
+    third = next(load_keys(KeySourceOptions(mnemonic_file=mnemonic), [3])).key
+    rf = tmp_path / "req.json"
+    rf.write_bytes(request("register", to=LOCAL.stark_perpetual, data=register_data(), address=third.address))
+    base = ["sign", "tx", rf, "--mnemonic-file", mnemonic, "--network", str(LOCAL.chain_id), "--yes"]
+    r = run_tool("dydx-offline", *base, "--out", tmp_path / "s.json", "--evidence-log", tmp_path / "log")
+    assert_clean_failure(r, "is --account 3 of this mnemonic: sign with --account 3", third.address)
+    assert not (tmp_path / "s.json").exists() and not (tmp_path / "log").exists()
+    # A request for an address the mnemonic does not hold says so instead of guessing.
+    stranger = "0x000000000000000000000000000000000000dEaD"
+    rf.write_bytes(request("register", to=LOCAL.stark_perpetual, data=register_data(), address=stranger))
+    r = run_tool("dydx-offline", *base, "--out", tmp_path / "s.json", "--evidence-log", tmp_path / "log")
+    assert_clean_failure(r, "none of accounts 0-99")
