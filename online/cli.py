@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "dydx_airgap.online.rehearsal.commands:serve_chain",
         "Run the local rehearsal chain (py-evm, chain id 31337).",
     ),
+    "serve-v4": (
+        "dydx_airgap.online.rehearsal.commands:serve_v4",
+        "Run a local dYdX-Chain-compatible node (v4 rehearsals and tests).",
+    ),
     "import": (
         "dydx_airgap.online.transfer:import_",
         "Read a cold-machine payload from QR images, a video, a camera or a file.",

@@ -1,4 +1,5 @@
-"""`serve-local` and `serve-chain`: the local dYdX-compatible API and the local EVM, for rehearsals."""
+"""`serve-local`, `serve-chain` and `serve-v4`: the local dYdX v3 API, the local EVM and the local dYdX Chain
+node, for rehearsals."""
 
 from __future__ import annotations
 
@@ -137,3 +138,85 @@ def serve_chain(
             pass
     finally:
         chain.stop()
+
+
+def _fund_genesis(fund: tuple[str, ...], usdc_denom: str) -> list[dict[str, object]]:
+    accounts: list[dict[str, object]] = []
+    for text in fund:
+        address, _, amount = text.partition(":")
+        if not amount.isdigit() or int(amount) == 0:
+            raise InputError(f"--fund {text!r} must look like ADDRESS:USDC_BASE_UNITS (a positive integer)")
+        accounts.append({"address": address, "balances": [{"denom": usdc_denom, "amount": amount}]})
+    return accounts
+
+
+@click.command("serve-v4")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=1317, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--db",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("local-dydx-v4.sqlite3"),
+    show_default=True,
+    help="SQLite state (created 0600); survives restarts. The genesis applies only to a new file.",
+)
+@click.option(
+    "--chain-id",
+    default="dydx-testnet-4",
+    show_default=True,
+    help="Chain id whose SignDocs the node verifies (dydx-testnet-4 or dydx-mainnet-1).",
+)
+@click.option(
+    "--genesis",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="JSON genesis: heights, accounts, balances, subaccounts, authenticators.",
+)
+@click.option(
+    "--fund",
+    multiple=True,
+    metavar="ADDRESS:USDC",
+    help="Give an address USDC (base units, 6 decimals) at genesis; repeatable.",
+)
+@click.option(
+    "--block-time",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, 3600),
+    help="Seconds between simulated blocks (0: only on POST /local/blocks).",
+)
+@click.option(
+    "--faults", help="Fault injection for tests, e.g. seed=7,drop_after_commit=0.2 (off by default)."
+)
+def serve_v4(
+    host: str,
+    port: int,
+    db: Path,
+    chain_id: str,
+    genesis: Path | None,
+    fund: tuple[str, ...],
+    block_time: float,
+    faults: str | None,
+) -> None:
+    """Run a local dYdX-Chain-compatible REST node that checks transactions as the chain does."""
+    from dydx_airgap.online.rehearsal.v4_chain import apply_genesis, load_genesis, parse_fault_spec, serve
+    from dydx_airgap.online.rehearsal.v4_chain.state import ChainState
+    from dydx_airgap.shared.dydx_v4.networks import network_by_chain_id
+
+    network = network_by_chain_id(chain_id)
+    plan = parse_fault_spec(faults) if faults else None
+    funded = _fund_genesis(fund, network.usdc_denom)
+
+    def make_genesis(state: ChainState) -> ChainState:
+        if genesis is not None:
+            state = load_genesis(state, genesis)
+        return apply_genesis(state, {"accounts": funded}) if funded else state
+
+    serve(
+        network=network,
+        db=db,
+        host=_loopback_only(host),
+        port=port,
+        genesis=make_genesis,
+        faults=plan,
+        block_seconds=block_time,
+    )

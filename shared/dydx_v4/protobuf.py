@@ -48,6 +48,8 @@ class Kind(IntEnum):
     STRING = 4
     BYTES = 5
     MESSAGE = 6
+    #: fixed32: four little-endian bytes (CLOB order ids and good-til-block-time use it).
+    FIXED32 = 7
 
 
 _WIRE_OF_KIND = {
@@ -57,6 +59,7 @@ _WIRE_OF_KIND = {
     Kind.STRING: WireType.LEN,
     Kind.BYTES: WireType.LEN,
     Kind.MESSAGE: WireType.LEN,
+    Kind.FIXED32: WireType.I32,
 }
 
 
@@ -94,6 +97,32 @@ def bytes_field(number: int, value: bytes) -> bytes:
     return _tag(number, WireType.LEN) + encode_varint(len(value)) + value if value else b""
 
 
+def fixed32_field(number: int, value: int) -> bytes:
+    """A fixed32 field (four little-endian bytes); empty when ``value`` is 0."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= UINT32_MAX:
+        raise InputError(f"field {number}: {value!r} is not a fixed32")
+    return _tag(number, WireType.I32) + value.to_bytes(4, "little") if value else b""
+
+
+def packed_uint64_field(number: int, values: tuple[int, ...]) -> bytes:
+    """A packed repeated uint64 (proto3's default for repeated scalars); empty when there are none."""
+    if not values:
+        return b""
+    return bytes_field(number, b"".join(encode_varint(v) for v in values))
+
+
+def decode_packed_uint64(data: bytes, what: str) -> tuple[int, ...]:
+    """The varints of a packed repeated uint64, each in canonical form."""
+    values: list[int] = []
+    pos = 0
+    while pos < len(data):
+        value, pos = _read_varint(data, pos)
+        values.append(value)
+    if not values:
+        raise FormatError(f"{what}: a packed field that is present holds at least one value")
+    return tuple(values)
+
+
 def string_field(number: int, value: str) -> bytes:
     if not isinstance(value, str):
         raise InputError(f"field {number}: expected a string")
@@ -112,7 +141,7 @@ def message_field(number: int, encoded: bytes) -> bytes:
 class RawField:
     number: int
     wire_type: WireType
-    value: int | bytes  # int for VARINT, bytes for LEN
+    value: int | bytes  # int for VARINT and I32, bytes for LEN
 
 
 def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -133,7 +162,8 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
 
 
 def iter_fields(data: bytes) -> Iterator[RawField]:
-    """Tokenize one message level. Only VARINT and LEN occur in the v4 messages; others are refused."""
+    """Tokenize one message level. Only VARINT, LEN and I32 (fixed32) occur in the v4 messages; the rest
+    (I64, groups) are refused."""
     if not isinstance(data, bytes):
         raise FormatError("protobuf: expected bytes")
     if len(data) > MAX_MESSAGE_BYTES:
@@ -153,6 +183,11 @@ def iter_fields(data: bytes) -> Iterator[RawField]:
                 raise FormatError(f"protobuf: field {number} claims {length} bytes, {len(data) - pos} remain")
             yield RawField(number, WireType.LEN, data[pos : pos + length])
             pos += length
+        elif wire == WireType.I32:
+            if len(data) - pos < 4:
+                raise FormatError(f"protobuf: field {number} is a truncated fixed32")
+            yield RawField(number, WireType.I32, int.from_bytes(data[pos : pos + 4], "little"))
+            pos += 4
         else:
             raise FormatError(f"protobuf: field {number} has wire type {wire}, which no v4 message uses")
 

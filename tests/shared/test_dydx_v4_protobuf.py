@@ -45,7 +45,7 @@ def test_varints_round_trip_and_are_minimal(value: int) -> None:
         (b"\x10" + b"\x80" * 10 + b"\x01", "longer than 10 bytes"),
         (b"\x0a\x05hi", "claims 5 bytes"),
         (b"\x0a", "truncated varint"),
-        (b"\x15\x00\x00\x00\x00", "wire type 5"),  # field 2 as fixed32
+        (b"\x15\x00\x00\x00", "truncated fixed32"),
         (b"\x11" + bytes(8), "wire type 1"),  # field 2 as fixed64
         (b"\x0b", "wire type 3"),  # a group
         (b"\x00", "field number 0"),
@@ -64,6 +64,7 @@ def test_tokenizer_refuses_malformed_wire_data(data: bytes, fragment: str) -> No
         (b"\x10\x01\x0a\x02hi", "order"),
         (b"\x22\x00\x10\x01", "order"),
         (b"\x12\x02hi", "wire type 2"),  # n (uint64) sent as bytes
+        (b"\x15\x01\x00\x00\x00", "wire type 5"),  # n (uint64) sent as a fixed32
         (b"\x08\x01", "wire type 0"),  # s (string) sent as a varint
         (b"\x18\x80\x80\x80\x80\x10", "32 bits"),
         (b"\x0a\x02\xff\xfe", "UTF-8"),
@@ -74,6 +75,19 @@ def test_tokenizer_refuses_malformed_wire_data(data: bytes, fragment: str) -> No
 def test_schema_decoder_refuses_what_protobuf_would_accept(data: bytes, fragment: str) -> None:
     with pytest.raises(FormatError, match=fragment):
         pb.decode_message(data, SCHEMA, "T")
+
+
+def test_fixed32_and_packed_uint64_round_trip_in_their_one_canonical_form() -> None:
+    assert pb.fixed32_field(2, 0) == b""
+    encoded = pb.fixed32_field(2, 0xDEADBEEF)
+    (field,) = pb.iter_fields(encoded)
+    assert (field.number, field.wire_type, field.value) == (2, pb.WireType.I32, 0xDEADBEEF)
+    packed = pb.packed_uint64_field(1, (0, 300, pb.UINT64_MAX))
+    (raw,) = pb.iter_fields(packed)
+    assert isinstance(raw.value, bytes)
+    assert pb.decode_packed_uint64(raw.value, "T") == (0, 300, pb.UINT64_MAX)
+    with pytest.raises(FormatError, match="non-canonical"):
+        pb.decode_packed_uint64(b"\x80\x00", "T")
 
 
 def test_unknown_fields_pass_only_when_the_caller_allows_them() -> None:
