@@ -85,6 +85,11 @@ def _render_submit(result: object) -> list[str]:
 @allow_host_option
 @http_timeout_option
 @retry_base_option
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="If a ladder's first rung is not usable yet, wait for it (by the API's clock, never past its end).",
+)
 @json_option
 def submit(
     payload_file: Path,
@@ -94,6 +99,7 @@ def submit(
     allow_host: bool,
     timeout: float,
     retry_base: float,
+    wait: bool,
     as_json: bool,
 ) -> None:
     """Verify a signed payload from the cold machine and submit it to the API (journaled, idempotent)."""
@@ -107,6 +113,7 @@ def submit(
         timeout=timeout,
         retry=RetryPolicy(base_delay=retry_base),
         report=_progress,
+        wait_for_ladder=wait,
     )
     result = submit_payload(data, api_url, network, options)
     if as_json:

@@ -42,6 +42,27 @@ def _seconds(delta: timedelta) -> float:
     return delta.total_seconds()
 
 
+def usable_interval(
+    rungs: Sequence[Rung],
+    *,
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+    window: float = SERVER_WINDOW_SECONDS,
+    margin: float = EDGE_MARGIN_SECONDS,
+) -> tuple[datetime, datetime]:
+    """When (by the server's clock) some rung of the ladder is first and last inside dYdX's window."""
+    if not rungs:
+        raise PolicyError("the ladder has no rungs")
+    usable = timedelta(seconds=window - margin)
+    starts = min(r.moment for r in rungs) - usable
+    ends = max(r.moment for r in rungs) + usable
+    if valid_from is not None:
+        starts = max(starts, valid_from)
+    if valid_until is not None:
+        ends = min(ends, valid_until)
+    return starts, ends
+
+
 def choose_rung(
     rungs: Sequence[Rung],
     server_now: datetime,
@@ -55,21 +76,15 @@ def choose_rung(
 
     Raises PolicyError with one line saying when the ladder becomes usable or when it expired.
     """
-    if not rungs:
-        raise PolicyError("the ladder has no rungs")
     usable = timedelta(seconds=window - margin)
-    first = min(rungs, key=lambda r: r.moment)
-    last = max(rungs, key=lambda r: r.moment)
-    starts = first.moment - usable
-    ends = last.moment + usable
-    if valid_from is not None:
-        starts = max(starts, valid_from)
-    if valid_until is not None:
-        ends = min(ends, valid_until)
+    starts, ends = usable_interval(
+        rungs, valid_from=valid_from, valid_until=valid_until, window=window, margin=margin
+    )
     if server_now < starts:
         wait = _seconds(starts - server_now)
         raise PolicyError(
-            f"ladder not yet valid, first rung in {wait:.0f} s (server time {iso_ms(server_now)})"
+            f"ladder not yet valid, first rung in {wait:.0f} s (server time {iso_ms(server_now)}); "
+            "pass --wait to wait for it"
         )
     if server_now > ends:
         raise PolicyError(f"ladder expired at {iso_ms(ends)} (server time is {iso_ms(server_now)})")

@@ -46,7 +46,7 @@ from dydx_airgap.online.relay.api_client import (
 from dydx_airgap.online.relay.api_key_calls import get_account, hmac_get, list_api_keys, parse_api_key_list
 from dydx_airgap.online.relay.credentials import CredentialStore, StoredKey
 from dydx_airgap.online.relay.journal import REDACTED, Journal, Submission
-from dydx_airgap.online.relay.ladder import choose_rung
+from dydx_airgap.online.relay.ladder import choose_rung, usable_interval
 from dydx_airgap.online.relay.preflight import ONBOARDING, CheckedRequest, check_payload
 from dydx_airgap.online.relay.responses import (
     account_fields,
@@ -87,6 +87,8 @@ class RelayOptions:
     jitter: Callable[[], float] = system_jitter
     #: Wait for an ambiguous api-key create's rung to expire before checking (see module docstring).
     settle_after_ambiguity: bool = True
+    #: Wait (by the server's clock, never past the ladder's end) for a ladder that is not yet usable.
+    wait_for_ladder: bool = False
     report: Callable[[str], None] = _quiet
     now: Callable[[], datetime] = now_utc
 
@@ -274,6 +276,16 @@ class _Run:
                 raise type(exc)(message) from None
             raise
 
+    def _wait_for_ladder(self) -> None:
+        """Sleep until the first rung is usable, with a countdown; the ladder's own end bounds the wait."""
+        c = self.checked
+        starts, ends = usable_interval(c.rungs, valid_from=c.valid_from, valid_until=c.valid_until)
+        if starts >= ends:
+            return  # never usable: choose_rung says so in one line
+        while (left := self.clock.seconds_until(starts)) > 0:
+            self.report(f"waiting for the ladder: its first rung is usable in {left:.0f} s (server clock)")
+            self.options.sleep(min(left, 10.0))
+
     def _execute(self) -> SubmitResult:
         c = self.checked
         if self.doubt_from_before:
@@ -287,6 +299,8 @@ class _Run:
                 return self._reconciled(found)
             self.doubt_from_before = False
         if c.rungs:  # fail fast, before any other request, if the ladder cannot be used now
+            if self.options.wait_for_ladder:
+                self._wait_for_ladder()
             choose_rung(c.rungs, self.clock.now(), valid_from=c.valid_from, valid_until=c.valid_until)
         context = self._prepare()
         if self.entry is None:

@@ -508,6 +508,25 @@ def test_ladder_is_judged_by_the_server_clock(
         assert server.ledger.snapshot()["received"] == {"time": 1}
 
 
+def test_submit_wait_holds_a_future_ladder_until_its_first_rung_is_usable(
+    api: Any, state: Path, tmp_path: Path
+) -> None:
+    signer = Signer.from_seed("relay/wait")
+    onboarding = tmp_path / "onboarding.json"
+    onboarding.write_bytes(signer.onboarding())
+    assert relay("submit", onboarding, "--api", api.url, "--network", str(CHAIN), "--state", state).code == 0
+    recovery = tmp_path / "recovery.json"
+    recovery.write_bytes(signer.ladder("recovery", (33, 53)))  # usable from about 8 s from now
+    early = relay("submit", recovery, "--api", api.url, "--network", str(CHAIN), "--state", state)
+    assert_clean_failure(early, "not yet valid", "--wait")
+    started = time.monotonic()
+    waited = relay("submit", recovery, "--api", api.url, "--network", str(CHAIN), "--state", state, "--wait")
+    assert waited.code == 0, waited
+    assert 3 <= time.monotonic() - started <= 40
+    assert "waiting for the ladder: its first rung is usable in" in waited.err
+    assert "accepted" in waited.out
+
+
 # ---- API keys: create via a ladder, list (redacted), delete -------------------------------------------------
 
 
