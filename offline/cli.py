@@ -79,7 +79,7 @@ def refuse_secrets_in_argv(args: list[str]) -> None:
                 f"use {_SECRET_OPTIONS[name]}"
             )
         previous = args[i - 1] if i else ""
-        if _HEX_KEY.fullmatch(arg) and previous not in ("--match", "--key-id"):
+        if _HEX_KEY.fullmatch(arg) and previous != "--match":
             raise UsageError(
                 "an argument looks like a private key: never put keys on the command line; "
                 "use --keystore FILE"
