@@ -140,7 +140,8 @@ def review_tx_request(payload: Payload, network: Network, key: ColdKey, policy: 
         unlimited = call.amount == UNLIMITED_ALLOWANCE
         if unlimited and not policy.allow_unlimited_approve:
             raise _refuse(
-                "amount", "is an unlimited allowance; pass an amount or allow it with --allow-unlimited-approve"
+                "amount",
+                "is an unlimited allowance; pass an amount or allow it with --allow-unlimited-approve",
             )
         if not unlimited and ctx["amount"] is not None and usdc_to_base_units(ctx["amount"]) != call.amount:
             raise _refuse(
