@@ -1,11 +1,11 @@
 """Ethereum JSON-RPC over HTTP: the handful of methods the relay needs, with honest failures.
 
 Only failures a retry can cure are retried — transport errors and HTTP 5xx — at most five attempts with
-exponential backoff and jitter (the relay's :class:`~dydx_airgap.online.relay.api_client.RetryPolicy`).
-Resending is harmless for every method used here, ``eth_sendRawTransaction`` included: identical signed
-bytes have one hash and can be mined once; a repeat is answered "already known" or "nonce too low", which
-the broadcaster interprets. A JSON-RPC error object is final and surfaces as :class:`RpcCallError` with the
-node's own message, so callers can tell "nonce too low" from "insufficient funds".
+exponential backoff and jitter (:class:`~dydx_airgap.online.http.RetryPolicy`, shared by every online client).
+Resending is harmless for every method used here, ``eth_sendRawTransaction`` included: identical signed bytes
+have one hash and can be mined once; a repeat is answered "already known" or "nonce too low", which the
+broadcaster interprets. A JSON-RPC error object is final and surfaces as :class:`RpcCallError` with the node's
+own message, so callers can tell "nonce too low" from "insufficient funds".
 
 Answers are checked before use (security.md T4): quantities must be hex, data must be even-length hex, and
 the response id must match. Hosted nodes put access keys in the URL path, so only the origin (scheme, host,

@@ -83,9 +83,9 @@ NETWORKS: dict[int, Network] = {
             proxy_deposit="0x69ebf65bfCa20E45E19a1Ae5c69BAfAF536192f2",
             testnet=True,
         ),
-        # The local rehearsal chain (online/chain): a py-evm node whose stand-in contracts are deployed by a
-        # public, worthless deployer key at nonces 0 and 1, so their addresses are the same on every start
-        # and the cold side can check them from this table like any other network's.
+        # The local rehearsal chain (online/rehearsal/evm): a py-evm node whose stand-in contracts are
+        # deployed by a public, worthless deployer key at nonces 0 and 1, so their addresses are the same on
+        # every start and the cold side can check them from this table like any other network's.
         Network(
             chain_id=LOCAL_REHEARSAL_CHAIN_ID,
             name="Local rehearsal",
