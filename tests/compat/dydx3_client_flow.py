@@ -69,6 +69,16 @@ def main() -> None:
 
     out["registration"] = client.private.get_registration().data
     out["user"] = client.private.get_user().data
+    out["updated_user"] = client.private.update_user(
+        user_data={"desk": "mm-1", "tier": 2},
+        email="ops@example.com",
+        username="desk_one",
+        is_sharing_username=True,
+        is_sharing_address=False,
+        country="sg",
+    ).data
+    out["bad_update_error"] = _api_error(lambda: client.private.update_user(email="not an email"))
+    out["user_after_update"] = client.private.get_user().data
     out["account"] = client.private.get_account().data
 
     second_x, second_y = private_key_to_public_key_pair_hex(second_stark_private)

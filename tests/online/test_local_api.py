@@ -497,6 +497,33 @@ def test_eth_private_refusals_and_timestamp_window(api: Api) -> None:
     }
 
 
+def test_put_users_sets_the_profile_and_refuses_each_malformed_field(api: Api) -> None:
+    creds = onboarded(api, KEY1, STARK1)["apiKey"]
+
+    def put(body: dict[str, Any]) -> httpx.Response:
+        return api.private(creds, "PUT", "/v3/users", sent_body=json.dumps(body, separators=(",", ":")))
+
+    done = put({"email": "a@b.io", "userData": json.dumps({"k": [1]}), "languageCode": "zh-CN"})
+    assert done.status_code == 200, done.text
+    user = api.private(creds, "GET", "/v3/users").json()["user"]
+    assert (user["email"], user["userData"], user["languageCode"]) == ("a@b.io", {"k": [1]}, "zh-CN")
+    assert user["username"] is None  # fields not sent stay as they were
+    assert put({"username": "desk_2"}).json()["user"]["email"] == "a@b.io"
+    for body, param in [
+        ({"email": "no-at-sign"}, "email"),
+        ({"username": "has space"}, "username"),
+        ({"isSharingAddress": "yes"}, "isSharingAddress"),
+        ({"userData": "[1, 2]"}, "userData"),
+        ({"userData": "{not json"}, "userData"),
+        ({"country": "SGP"}, "country"),
+        ({"languageCode": "english"}, "languageCode"),
+        ({"isAdmin": True}, "isAdmin"),
+    ]:
+        refused = put(body)
+        assert (refused.status_code, errors_of(refused)[0]["param"]) == (400, param), (body, refused.text)
+    assert api.private(creds, "GET", "/v3/users").json()["user"]["username"] == "desk_2"
+
+
 def test_api_key_hmac_rules(api: Api) -> None:
     creds = onboarded(api, KEY1, STARK1)["apiKey"]
     assert api.private(creds, "GET", "/v3/users").status_code == 200
@@ -880,6 +907,18 @@ def test_dydx_v3_python_client_works_unchanged() -> None:
     assert recover_registration_signer(out["registration"]["signature"], address, stark_x) == operator
     assert out["user"]["user"]["isRegistered"] is False
     assert out["account"]["account"]["positionId"] == "1"
+    # update_user (PUT /v3/users) as dydx-v3-python sends it: userData stringified, nones dropped.
+    updated = out["updated_user"]["user"]
+    assert (updated["email"], updated["username"], updated["country"]) == (
+        "ops@example.com",
+        "desk_one",
+        "SG",
+    )
+    assert (updated["isSharingUsername"], updated["isSharingAddress"]) == (True, False)
+    assert updated["userData"] == {"desk": "mm-1", "tier": 2}
+    assert out["user_after_update"]["user"] == updated
+    assert out["bad_update_error"]["status"] == 400
+    assert out["bad_update_error"]["body"]["errors"][0]["param"] == "email"
     # create_account sends json.dumps' spaced JSON but signs compact JSON: accepted.
     assert int(out["created_account"]["account"]["starkKey"], 16) == stark_public(second_stark_private)[0]
     assert [a["accountNumber"] for a in out["accounts"]["accounts"]] == ["0", "1"]

@@ -17,6 +17,9 @@ endpoint                                 authentication  answer
 ``GET /v3/registration``                 API key         ``{signature}``: the operator's 65-byte r‖s‖v over
                                                          keccak("UserRegistration:" ‖ address ‖ starkKey)
 ``GET /v3/users``                        API key         ``{user}``
+``PUT /v3/users``                        API key         ``{user}`` after setting any of email, username,
+                                                         isSharingUsername, isSharingAddress, userData (a
+                                                         JSON object as a string), country, languageCode
 ``POST /v3/accounts``                    API key         ``{account}`` (next account number)
 ``GET /v3/accounts``                     API key         ``{accounts: [...]}``
 ``GET /v3/accounts/{id}``                API key         ``{account}``
@@ -38,7 +41,10 @@ status msg                                                      when
 400    ``Invalid signature for onboarding request`` (dYdX)      onboarding signature missing, malformed, for
                                                                 another chain id or another address
 400    ``Invalid value`` (dYdX; ``param`` names the field)      malformed address, timestamp, account number,
-                                                                country, missing starkKey / apiKey
+                                                                country, missing starkKey / apiKey; a PUT
+                                                                /v3/users field that is unknown or malformed
+                                                                (our rules: email a@b.c, username 1-32 of
+                                                                A-Z a-z 0-9 _ -, languageCode xx or xx-YY)
 400    ``starkKey ...`` / ``... not a point on the STARK curve``  unusable STARK public key (``param`` set)
 400    ``Request body must be a JSON object``                   body is not a JSON object
 400    ``A user can have at most 20 API keys``                  21st key

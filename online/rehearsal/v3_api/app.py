@@ -6,7 +6,9 @@ clock (injectable, so tests can replay signed vectors at their own timestamps) a
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -94,6 +96,65 @@ def _optional_text(body: dict[str, object], name: str, max_len: int = 256) -> st
     if not isinstance(value, str) or len(value) > max_len:
         raise invalid_value(name, "body")
     return value
+
+
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+_USERNAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_LANGUAGE = re.compile(r"[a-z]{2}(-[A-Z]{2})?")
+_USER_FIELDS = {
+    "email",
+    "username",
+    "isSharingUsername",
+    "isSharingAddress",
+    "userData",
+    "country",
+    "languageCode",
+}
+
+
+def _profile_changes(body: dict[str, object]) -> tuple[dict[str, object], str | None]:
+    """PUT /v3/users: the fields to set (store column → value) and the country, each checked."""
+    for name in body:
+        if name not in _USER_FIELDS:
+            raise invalid_value(name, "body")
+    changes: dict[str, object] = {}
+    email = _optional_text(body, "email", max_len=254)
+    if email is not None:
+        if not _EMAIL.fullmatch(email):
+            raise invalid_value("email", "body", email)
+        changes["email"] = email
+    username = _optional_text(body, "username", max_len=32)
+    if username is not None:
+        if not _USERNAME.fullmatch(username):
+            raise invalid_value("username", "body", username)
+        changes["username"] = username
+    for name, column in (
+        ("isSharingUsername", "is_sharing_username"),
+        ("isSharingAddress", "is_sharing_address"),
+    ):
+        value = body.get(name)
+        if value is not None:
+            if not isinstance(value, bool):
+                raise invalid_value(name, "body")
+            changes[column] = int(value)
+    user_data = _optional_text(body, "userData", max_len=4096)
+    if user_data is not None:  # a JSON object, sent as a string (dydx-v3-python stringifies it)
+        try:
+            parsed = json.loads(user_data)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise invalid_value("userData", "body")
+        changes["user_data"] = json.dumps(parsed, separators=(",", ":"), sort_keys=True)
+    language = _optional_text(body, "languageCode", max_len=5)
+    if language is not None:
+        if not _LANGUAGE.fullmatch(language):
+            raise invalid_value("languageCode", "body", language)
+        changes["language_code"] = language
+    country = _optional_text(body, "country", max_len=2)
+    if country is not None and not (len(country) == 2 and country.isascii() and country.isalpha()):
+        raise invalid_value("country", "body", country)
+    return changes, country.upper() if country else None
 
 
 class LocalApi:
@@ -245,7 +306,14 @@ class LocalApi:
 
     async def get_user(self, request: Request) -> Response:
         _, address, _ = await self._api_key_request(request)
-        return JSONResponse({"user": user_json(self._user_or_404(address))})
+        return JSONResponse({"user": user_json(self._user_or_404(address), self.store.get_profile(address))})
+
+    async def update_user(self, request: Request) -> Response:
+        raw, address, _ = await self._api_key_request(request)
+        self._user_or_404(address)
+        changes, country = _profile_changes(parse_json_body(raw))
+        self.store.update_user(address, changes, country)
+        return JSONResponse({"user": user_json(self._user_or_404(address), self.store.get_profile(address))})
 
     async def create_account(self, request: Request) -> Response:
         raw, address, _ = await self._api_key_request(request)
@@ -315,6 +383,7 @@ def create_app(
         Route("/v3/recovery", api.recovery, methods=["GET"]),
         Route("/v3/registration", api.registration, methods=["GET"]),
         Route("/v3/users", api.get_user, methods=["GET"]),
+        Route("/v3/users", api.update_user, methods=["PUT"]),
         Route("/v3/accounts", api.create_account, methods=["POST"]),
         Route("/v3/accounts", api.list_accounts, methods=["GET"]),
         Route("/v3/accounts/{account_id}", api.get_account, methods=["GET"]),

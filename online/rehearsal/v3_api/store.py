@@ -58,6 +58,16 @@ CREATE TABLE IF NOT EXISTS accounts (
     UNIQUE (address, account_number)
 );
 CREATE INDEX IF NOT EXISTS accounts_by_stark_key ON accounts (stark_key);
+-- What PUT /v3/users sets; a table of its own so state files from before it still open unchanged.
+CREATE TABLE IF NOT EXISTS user_profiles (
+    address TEXT PRIMARY KEY REFERENCES users(address),
+    email TEXT,
+    username TEXT,
+    is_sharing_username INTEGER,
+    is_sharing_address INTEGER,
+    user_data TEXT NOT NULL DEFAULT '{}',
+    language_code TEXT
+);
 CREATE TABLE IF NOT EXISTS api_keys (
     key TEXT PRIMARY KEY,
     address TEXT NOT NULL REFERENCES users(address),
@@ -93,6 +103,29 @@ class UserRecord:
     referred_by: str | None
     country: str | None
     registered_at: str | None
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    """The user-editable fields of a dYdX user (PUT /v3/users); None where never set."""
+
+    email: str | None = None
+    username: str | None = None
+    is_sharing_username: bool | None = None
+    is_sharing_address: bool | None = None
+    user_data: str = "{}"  # a JSON object, as the client sent it
+    language_code: str | None = None
+
+
+#: The columns PUT /v3/users may change, and the users-table column "country" besides them.
+PROFILE_FIELDS = (
+    "email",
+    "username",
+    "is_sharing_username",
+    "is_sharing_address",
+    "user_data",
+    "language_code",
+)
 
 
 @dataclass(frozen=True)
@@ -258,6 +291,35 @@ class Store:
             country=r["country"],
             registered_at=r["registered_at"],
         )
+
+    def get_profile(self, address: str) -> UserProfile:
+        rows = self._query("SELECT * FROM user_profiles WHERE address = ?", (address.lower(),))
+        if not rows:
+            return UserProfile()
+        r = rows[0]
+        return UserProfile(
+            email=r["email"],
+            username=r["username"],
+            is_sharing_username=None if r["is_sharing_username"] is None else bool(r["is_sharing_username"]),
+            is_sharing_address=None if r["is_sharing_address"] is None else bool(r["is_sharing_address"]),
+            user_data=r["user_data"],
+            language_code=r["language_code"],
+        )
+
+    def update_user(self, address: str, changes: dict[str, object], country: str | None) -> None:
+        """Set the given profile fields (and the country, when given); fields not named stay as they are."""
+        address = address.lower()
+        unknown = set(changes) - set(PROFILE_FIELDS)
+        if unknown:
+            raise ValueError(f"not profile fields: {sorted(unknown)}")
+        with self._transaction() as db:
+            if not db.execute("SELECT 1 FROM users WHERE address = ?", (address,)).fetchone():
+                raise StoreNotFound(address)
+            db.execute("INSERT OR IGNORE INTO user_profiles (address) VALUES (?)", (address,))
+            for column, value in changes.items():  # column names come from PROFILE_FIELDS only
+                db.execute(f"UPDATE user_profiles SET {column} = ? WHERE address = ?", (value, address))  # noqa: S608
+            if country is not None:
+                db.execute("UPDATE users SET country = ? WHERE address = ?", (country, address))
 
     # ---- accounts ----
 

@@ -6,10 +6,11 @@ no data for carry the neutral values a fresh dYdX user had (zero volumes, no e-m
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
-from dydx_airgap.online.rehearsal.v3_api.store import AccountRecord, UserRecord
+from dydx_airgap.online.rehearsal.v3_api.store import AccountRecord, UserProfile, UserRecord
 from dydx_airgap.shared.dydx_v3.networks import USDC_DECIMALS
 
 # The fee tier of a new account (as seen in public v3 responses); informational only here.
@@ -26,27 +27,28 @@ def usdc_amount(units: int) -> str:
     return text or "0"
 
 
-def user_json(user: UserRecord) -> dict[str, Any]:
+def user_json(user: UserRecord, profile: UserProfile | None = None) -> dict[str, Any]:
+    profile = profile or UserProfile()
     return {
         "ethereumAddress": user.address,
         "isRegistered": user.registered_at is not None,
-        "email": None,
-        "username": None,
+        "email": profile.email,
+        "username": profile.username,
         "referredByAffiliateLink": user.referred_by,
         "makerFeeRate": _MAKER_FEE_RATE,
         "takerFeeRate": _TAKER_FEE_RATE,
         "makerVolume30D": "0",
         "takerVolume30D": "0",
         "fees30D": "0",
-        "userData": {},
-        "isSharingUsername": None,
-        "isSharingAddress": None,
+        "userData": json.loads(profile.user_data),
+        "isSharingUsername": profile.is_sharing_username,
+        "isSharingAddress": profile.is_sharing_address,
         "dydxTokenBalance": "0",
         "stakedDydxTokenBalance": "0",
         "activeStakedDydxTokenBalance": "0",
         "isEmailVerified": False,
         "country": user.country,
-        "languageCode": None,
+        "languageCode": profile.language_code,
         "hedgiesHeld": [],
     }
 
