@@ -152,7 +152,9 @@ def v4_mnemonic_options(func: F) -> F:
             help="File (0600) holding an existing dYdX v4 mnemonic (instead of an Ethereum key source).",
         ),
         click.option(
-            "--v4-mnemonic-prompt", is_flag=True, help="Type an existing dYdX v4 mnemonic at a no-echo prompt."
+            "--v4-mnemonic-prompt",
+            is_flag=True,
+            help="Type an existing dYdX v4 mnemonic at a no-echo prompt.",
         ),
     ]
     for option in reversed(options):

@@ -82,7 +82,9 @@ def derive_one(network: V4Network, source: V4Source) -> tuple[V4Account, Secret[
     return account, None, account_key(account)
 
 
-def public_payload(network: V4Network, record_source: V4Source, account: V4Account, origin: ColdKey) -> Payload:
+def public_payload(
+    network: V4Network, record_source: V4Source, account: V4Account, origin: ColdKey
+) -> Payload:
     from_eth = record_source.key is not None
     return new_payload(
         "v4-public-key",
@@ -180,7 +182,9 @@ def verify_written(records: list[V4Record], vault_path: Path, passphrase: Secret
             entropy = Secret(entropy_from_signature(bytes.fromhex(entry["onboarding_signature"])))
             words = mnemonic_from_entropy(entropy).reveal()
             if not hmac.compare_digest(words.encode(), entry["mnemonic"].encode()):
-                raise VerificationError(f"vault v4 entry {record.source.index}: signature and mnemonic differ")
+                raise VerificationError(
+                    f"vault v4 entry {record.source.index}: signature and mnemonic differ"
+                )
         if entry["hd_path"] != HD_PATH:
             raise VerificationError(f"vault v4 entry {record.source.index} names another HD path")
 
@@ -195,7 +199,9 @@ def vault_entry_public(record: V4Record) -> dict[str, Any]:
     }
 
 
-def v4_sources(key_options: KeySourceOptions, v4_mnemonic: V4MnemonicOptions, indices: list[int]) -> list[V4Source]:
+def v4_sources(
+    key_options: KeySourceOptions, v4_mnemonic: V4MnemonicOptions, indices: list[int]
+) -> list[V4Source]:
     """The accounts to derive or sign with: from exactly one key source (Ethereum key or v4 mnemonic)."""
     eth_given = key_options.keystore is not None or key_options.mnemonic_file is not None
     eth_given = eth_given or key_options.mnemonic_prompt

@@ -74,7 +74,9 @@ def _str(value: Any, where: str, max_len: int = 256) -> str:
 
 def _subaccount(value: Any, where: str) -> m.SubaccountId:
     _keys(value, where, frozenset({"owner", "number"}))
-    return m.SubaccountId(_str(value["owner"], f"{where}.owner", 128), _int(value["number"], f"{where}.number"))
+    return m.SubaccountId(
+        _str(value["owner"], f"{where}.owner", 128), _int(value["number"], f"{where}.number")
+    )
 
 
 def _coins(value: Any, where: str) -> tuple[Coin, ...]:

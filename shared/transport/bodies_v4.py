@@ -65,8 +65,9 @@ def v4_public_key_body(body: Mapping[str, Any]) -> None:
     _consistent(network.name == body["network"], "v4-public-key: network and chain_id disagree")
     from_eth = body["key_source"] == "ethereum-key"
     _consistent(
-        (body["onboarding_eip712_chain_id"] == network.eip712_chain_id) if from_eth else
-        (body["onboarding_eip712_chain_id"] is None and body["derivation_path"] is None),
+        (body["onboarding_eip712_chain_id"] == network.eip712_chain_id)
+        if from_eth
+        else (body["onboarding_eip712_chain_id"] is None and body["derivation_path"] is None),
         "v4-public-key: the onboarding chain id (or its absence) does not fit the key source",
     )
     try:
