@@ -173,7 +173,7 @@ class _Reviewer:
         except FormatError as exc:
             raise _refuse(f"{label}'s authenticator", f"cannot be parsed: {exc.message}") from None
         keys = sorted(_signature_keys(tree))
-        verdict = auth.classify(tree, keys[0] if len(keys) == 1 else None)
+        verdict = judge_authenticator(tree)
         rows = self.review.rows
         rows += [
             (label, "AUTHORISE A KEY to act for this account (MsgAddAuthenticator)"),
@@ -204,6 +204,13 @@ class _Reviewer:
             "its stateful orders bump the sequence and invalidate cold transactions in flight; keep it to "
             "short-term orders (spec §A5, §B7)."
         )
+
+
+def judge_authenticator(tree: auth.Authenticator) -> auth.Verdict:
+    """The safety verdict the review applies (and selftest checks against the vectors): with one key in
+    the tree, every path must need *that* key's signature; with several, each path some key's."""
+    keys = sorted(_signature_keys(tree))
+    return auth.classify(tree, keys[0] if len(keys) == 1 else None)
 
 
 def _signature_keys(node: auth.Authenticator) -> set[bytes]:
