@@ -138,6 +138,13 @@ def derive_v4_to_directory(
 ) -> list[V4Record]:
     if not sources:
         raise InputError("no accounts to derive")
+    # Derive everything first: a bad key source must not leave even an empty directory behind.
+    records: list[V4Record] = []
+    for source in sources:
+        account, signature, origin = derive_one(network, source)
+        payload = public_payload(network, source, account, origin)
+        path = out_dir / public_file_name(network, source.index)
+        records.append(V4Record(source, account, origin, signature, payload, path))
     out = make_secret_dir(out_dir)
     vault_path = out / VAULT_NAME
     contents: dict[str, Any] = {"format": CONTENTS_FORMAT, "accounts": []}
@@ -146,12 +153,6 @@ def derive_v4_to_directory(
         contents = read_vault(vault_path, vault_passphrase)
         if contents.get("format") != CONTENTS_FORMAT or not isinstance(contents.get("accounts"), list):
             raise FormatError(f"{vault_path} does not hold dydx-airgap vault contents")
-    records: list[V4Record] = []
-    for source in sources:
-        account, signature, origin = derive_one(network, source)
-        payload = public_payload(network, source, account, origin)
-        path = out / public_file_name(network, source.index)
-        records.append(V4Record(source, account, origin, signature, payload, path))
     new_entries = [vault_entry(network, r) for r in records]
     replaced = {_entry_id(e) for e in new_entries}
     kept = [e for e in contents.get("v4_accounts", []) if _entry_id(e) not in replaced]

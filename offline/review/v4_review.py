@@ -305,7 +305,8 @@ def review_v4_request(
             "expires",
             f"after block {timeout}  ({timeout - latest} blocks past the relay's latest height {latest})",
         ),
-        ("memo", repr(unsigned.body.memo) if unsigned.body.memo else "(empty)"),
+        # Quoted as it is: the screen escapes control and bidi characters visibly (shared/display.py).
+        ("memo", f'"{unsigned.body.memo}"' if unsigned.body.memo else "(empty)"),
         ("sign doc SHA-256", unsigned.sign_doc().digest().hex()),
     ]
     if fee.amount and fee.amount[0].denom == network.usdc_denom:
