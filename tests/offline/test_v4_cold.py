@@ -128,7 +128,7 @@ def test_derive_v4_refuses_two_key_sources_and_a_bad_mnemonic_without_writing(co
                  cold["v4mn"], "--v4-network", "mainnet", "--out", "d", "--vault-password-file", cold["vp"],
                  cwd=cold["dir"])  # fmt: skip
     assert_clean_failure(r, "exactly one key source")
-    bad = write_secret(cold["dir"] / "bad", " ".join(UPSTREAM["mnemonic"].split()[:-1] + ["abandon"]))
+    bad = write_secret(cold["dir"] / "bad", " ".join([*UPSTREAM["mnemonic"].split()[:-1], "abandon"]))
     r = run_tool("dydx-offline", "derive-v4", "--v4-mnemonic-file", bad, "--v4-network", "mainnet", "--out",
                  "d", "--vault-password-file", cold["vp"], cwd=cold["dir"])  # fmt: skip
     assert_clean_failure(r, "checksum")
