@@ -25,6 +25,10 @@ COMMANDS = {
         "dydx_airgap.offline.keys.commands:derive",
         "Derive STARK keys and API credentials; vault + public files.",
     ),
+    "derive-v4": (
+        "dydx_airgap.offline.keys.v4_commands:derive_v4",
+        "Derive the dYdX v4 (dYdX Chain) account; vault v4 section + v4-public-key payload.",
+    ),
     "recover": (
         "dydx_airgap.offline.keys.commands:recover",
         "Find which derivation variant matches a STARK public key.",
@@ -60,6 +64,7 @@ _SECRET_OPTIONS = {
     "--password": "--password-file FILE or the prompt",
     "--private-key": "a keystore (--keystore FILE) or a mnemonic file",
     "--mnemonic": "--mnemonic-file FILE or --mnemonic-prompt",
+    "--v4-mnemonic": "--v4-mnemonic-file FILE or --v4-mnemonic-prompt",
     "--seed": "--mnemonic-file FILE or --mnemonic-prompt",
     "--passphrase": "--mnemonic-passphrase-file FILE",
     "--vault-password": "--vault-password-file FILE or the prompt",

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from dydx_airgap.shared.dydx_v3.networks import Network, get_network
+from dydx_airgap.shared.dydx_v4.networks import V4Network
 from dydx_airgap.shared.errors import InputError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -103,3 +104,69 @@ yes_option = click.option("--yes", is_flag=True, help="Do not ask; recorded as s
 clock_from_option = click.option(
     "--clock-from", type=_file, help="A `time` payload from the relay, to correct this clock."
 )
+
+
+# --- dYdX v4 ------------------------------------------------------------------------------------------------
+
+
+def _v4_network(ctx: click.Context, param: click.Parameter, value: str | None) -> V4Network | None:
+    from dydx_airgap.shared.dydx_v4.networks import network_by_chain_id, network_by_name
+
+    if value is None:
+        return None
+    try:
+        return network_by_chain_id(value) if value.startswith("dydx-") else network_by_name(value)
+    except InputError as exc:
+        raise click.BadParameter(exc.message) from None
+
+
+def v4_network_option(func: F) -> F:
+    return click.option(
+        "--v4-network",
+        "v4_network",
+        required=True,
+        callback=_v4_network,
+        help="dYdX v4 environment: mainnet (dydx-mainnet-1, onboarding chainId 1) or testnet "
+        "(dydx-testnet-4, onboarding chainId 11155111).",
+    )(func)
+
+
+@dataclass(frozen=True)
+class V4MnemonicOptions:
+    """A v4 account that did not come from an Ethereum key (a Cosmos wallet, or the web app's
+    "export secret phrase"): its own BIP-39 mnemonic is the key source."""
+
+    file: Path | None = None
+    prompt: bool = False
+
+    @property
+    def given(self) -> bool:
+        return self.file is not None or self.prompt
+
+
+def v4_mnemonic_options(func: F) -> F:
+    options = [
+        click.option(
+            "--v4-mnemonic-file",
+            type=_file,
+            help="File (0600) holding an existing dYdX v4 mnemonic (instead of an Ethereum key source).",
+        ),
+        click.option(
+            "--v4-mnemonic-prompt",
+            is_flag=True,
+            help="Type an existing dYdX v4 mnemonic at a no-echo prompt.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def v4_mnemonic_from(kwargs: dict[str, Any]) -> V4MnemonicOptions:
+    return V4MnemonicOptions(file=kwargs.pop("v4_mnemonic_file"), prompt=kwargs.pop("v4_mnemonic_prompt"))
+
+
+vault_password_option = click.option(
+    "--vault-password-file", type=_file, help="File (0600) with the vault passphrase."
+)
+overwrite_vault_option = click.option("--overwrite", is_flag=True, help="Replace an existing vault in --out.")

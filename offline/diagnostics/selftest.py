@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from dydx_airgap.offline.diagnostics.results import VectorResult
 from dydx_airgap.offline.keys.cold_key import (
     ColdKey,
     DerivedAccount,
@@ -35,17 +35,6 @@ from dydx_airgap.shared.dydx_v3.vectors import (
 from dydx_airgap.shared.errors import AirgapError
 from dydx_airgap.shared.fsutil import read_untrusted_file
 from dydx_airgap.shared.secret import Secret
-
-
-@dataclass
-class VectorResult:
-    name: str
-    passed_fields: list[str] = field(default_factory=list)
-    failed_fields: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return not self.failed_fields and bool(self.passed_fields)
 
 
 def builtin_vectors_bytes() -> bytes:
@@ -191,5 +180,17 @@ def check_vector(vector: Vector) -> VectorResult:
     return c.result
 
 
+def builtin_v4_vectors_bytes() -> bytes:
+    return resources.files("dydx_airgap.offline").joinpath("data/dydx-v4-vectors.json").read_bytes()
+
+
 def run_selftest(path: Path | None = None) -> list[VectorResult]:
-    return [check_vector(v) for v in load_vectors(path)]
+    """The built-in v3 and v4 vectors, or one file of either format (told apart by its ``format``)."""
+    from dydx_airgap.offline.diagnostics.v4_selftest import is_v4_vectors, run_v4_vectors
+
+    if path is None:
+        return [check_vector(v) for v in load_vectors(None)] + run_v4_vectors(builtin_v4_vectors_bytes())
+    data = read_untrusted_file(path, cap=MAX_VECTORS_BYTES)
+    if is_v4_vectors(data):
+        return run_v4_vectors(data)
+    return [check_vector(v) for v in parse_vectors(data)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dydx_airgap.shared.dydx_v3.derivation import (
     ApiCredentials,
@@ -33,6 +34,9 @@ from dydx_airgap.shared.ethereum.eip191 import personal_message_hash
 from dydx_airgap.shared.ethereum.transaction import Eip1559Transaction, SignedEip1559Transaction
 from dydx_airgap.shared.ethereum.typed_signature import SignatureType, TypedSignature
 from dydx_airgap.shared.secret import Secret
+
+if TYPE_CHECKING:
+    from dydx_airgap.offline.keys.v4_account import V4Account
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -187,3 +191,29 @@ def legacy_personal_sign_signature_matches(key: ColdKey, chain_id: int, expected
     text = personal_sign_text(chain_id, onboarding_action_message(chain_id, STARK_KEY_ACTION))
     sig = key._typed(personal_message_hash(text.encode("utf-8")), SignatureType.PERSONAL)
     return hmac.compare_digest(sig.to_bytes(), expected)
+
+
+@dataclass(frozen=True)
+class V4Derivation:
+    """The dYdX v4 account of an Ethereum key, with the onboarding signature it came from.
+
+    The signature is the account (keccak(r‖s) is its entropy): it stays wrapped, and only the vault
+    writer (offline/keys/v4_derive.py) reveals it, to store it encrypted.
+    """
+
+    account: V4Account
+    eip712_chain_id: int
+    onboarding_signature: Secret[bytes] = field(repr=False)
+
+
+def derive_v4_account(key: ColdKey, eip712_chain_id: int) -> V4Derivation:
+    """Sign the "dYdX Chain Onboarding" typed data of one environment and derive its v4 account.
+
+    The digest is built here from the fixed template (shared/dydx_v4/onboarding.py), never taken from a
+    caller, so this is no path to signing anything else.
+    """
+    from dydx_airgap.offline.keys.v4_account import account_from_onboarding_signature
+    from dydx_airgap.shared.dydx_v4.onboarding import digest as v4_onboarding_digest
+
+    signature = Secret(key._sign(v4_onboarding_digest(eip712_chain_id)))
+    return V4Derivation(account_from_onboarding_signature(signature), eip712_chain_id, signature)

@@ -24,6 +24,8 @@ from dydx_airgap.offline.options import (
     key_source_from,
     key_source_options,
     network_option,
+    overwrite_vault_option,
+    vault_password_option,
 )
 from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.errors import InputError, UsageError, VerificationError
@@ -95,8 +97,8 @@ def keygen(out: Path, password_file: Path | None, mnemonic_out: Path | None, as_
     "--accounts", "accounts", default="0", show_default=True, help="Account indices: 0, 0-9, 0,3,5-7."
 )
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True)
-@click.option("--vault-password-file", type=_file, help="File (0600) with the vault passphrase.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing vault in --out.")
+@vault_password_option
+@overwrite_vault_option
 @json_option
 def derive(
     network: Network,

@@ -17,6 +17,8 @@ from typing import Any
 
 from dydx_airgap.shared.dydx_v3.eip712 import ONBOARDING_ACTION, STARK_KEY_ACTION, onboarding_action_digest
 from dydx_airgap.shared.dydx_v3.networks import NETWORKS
+from dydx_airgap.shared.dydx_v4.onboarding import DOMAIN_TYPE as V4_DOMAIN_TYPE
+from dydx_airgap.shared.dydx_v4.onboarding import MESSAGE_TYPE as V4_MESSAGE_TYPE
 from dydx_airgap.shared.errors import PolicyError
 from dydx_airgap.shared.ethereum.keccak import keccak256
 
@@ -75,6 +77,8 @@ _TEMPLATES = {
     "dydxstarkkey": "dYdX STARK Key (v3 STARK key derivation)",
     "dydxonboarding": "dYdX Onboarding (v3 API credential derivation)",
     "dydxchainonboarding": "dYdX Chain Onboarding (v4 key derivation)",
+    # The early testnet template (domain "dYdX V4", action "dYdX V4 Onboarding"): digits fold away.
+    "dydxvonboarding": "dYdX V4 Onboarding (early v4 testnet key derivation)",
     "starkkey": "STARK Key (a STARK key derivation message)",
     "immutablex": "Immutable X key derivation message",
     "onlysignon": "a dYdX onboarding message (onlySignOn)",
@@ -107,18 +111,38 @@ def normalise(text: str) -> str:
     return "".join(c for c in folded if "a" <= c <= "z")
 
 
+#: v4 onboarding templates (spec §A1, §A4): today's, and the early testnet builds'. A MetaMask-style
+#: ``verifyingContract: ""`` *value* changes no digest (the type list is unchanged), so it is covered too.
+_V4_TEMPLATES = (("dYdX Chain", "dYdX Chain Onboarding"), ("dYdX V4", "dYdX V4 Onboarding"))
+#: Ethereum chain ids v4 environments have used for the onboarding signature: mainnet, Sepolia, Goerli.
+_V4_CHAIN_IDS = (1, 11155111, 5)
+
+
+def _v4_digest(name: str, action: str, chain_id: int) -> bytes:
+    domain = keccak256(
+        keccak256(V4_DOMAIN_TYPE.encode()) + keccak256(name.encode()) + chain_id.to_bytes(32, "big")
+    )
+    struct = keccak256(keccak256(V4_MESSAGE_TYPE.encode()) + keccak256(action.encode()))
+    return keccak256(b"\x19\x01" + domain + struct)
+
+
 def _forbidden_digests() -> frozenset[str]:
-    """The derivation digests (and their eth_sign-wrapped forms) on every known network."""
-    digests: set[str] = set()
+    """The derivation digests (and their eth_sign-wrapped forms) on every known network, v3 and v4."""
+    raw: list[bytes] = []
     for chain_id in NETWORKS:
         for action in (STARK_KEY_ACTION, ONBOARDING_ACTION):
-            d = onboarding_action_digest(chain_id, action)
-            for variant in (
-                d,
-                keccak256(b"\x19Ethereum Signed Message:\n32" + d),
-                keccak256(b"\x19Ethereum Signed Message:\n\x20" + d),
-            ):
-                digests.add(variant.hex())
+            raw.append(onboarding_action_digest(chain_id, action))
+    for chain_id in sorted(set(NETWORKS) | set(_V4_CHAIN_IDS)):
+        for name, action in _V4_TEMPLATES:
+            raw.append(_v4_digest(name, action, chain_id))
+    digests: set[str] = set()
+    for d in raw:
+        for variant in (
+            d,
+            keccak256(b"\x19Ethereum Signed Message:\n32" + d),
+            keccak256(b"\x19Ethereum Signed Message:\n\x20" + d),
+        ):
+            digests.add(variant.hex())
     return frozenset(digests)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,23 @@ from dydx_airgap.offline.options import (
     key_source_from,
     key_source_options,
     network_option,
+    v4_mnemonic_from,
+    v4_mnemonic_options,
+    v4_network_option,
     yes_option,
 )
 from dydx_airgap.offline.review.screen import confirm, render, show
+from dydx_airgap.offline.review.v4_review import (
+    DEFAULT_MAX_FEE_NATIVE,
+    DEFAULT_MAX_FEE_USDC,
+    DEFAULT_MAX_TIMEOUT_BLOCKS,
+)
 from dydx_airgap.offline.signing.clock import LOCAL_CLOCK, Clock, clock_from_time_payload
 from dydx_airgap.offline.signing.requests import SignedRequest
+from dydx_airgap.shared.display import escape_for_display
 from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_signature, verify_onboarding_signature
+from dydx_airgap.shared.dydx_v4.networks import V4Network
 from dydx_airgap.shared.errors import InputError, PolicyError, VerificationError
 from dydx_airgap.shared.ethereum.address import same_address
 from dydx_airgap.shared.ethereum.transaction import decode_signed_transaction
@@ -93,6 +104,10 @@ def _verify_signatures(payload: Payload) -> None:
                 rung["signature"],
                 payload.address,
             )
+    elif payload.kind == "v4-signed-tx":
+        from dydx_airgap.shared.transport.bodies_v4 import check_signed_tx
+
+        check_signed_tx(body)  # SignDoc -> public key -> address, as the relay and the auditor check it
     elif payload.kind == "signed-tx":
         signed = decode_signed_transaction(bytes.fromhex(body["raw"][2:]))
         if signed.sender_address != payload.address or "0x" + signed.tx_hash.hex() != body["tx_hash"]:
@@ -110,12 +125,15 @@ def finish(
     evidence_log: Path,
     account: int,
     extra_log: dict[str, Any] | None = None,
+    warnings: list[str] | None = None,
 ) -> None:
     if out.exists():
         raise InputError(f"{out} already exists: signed payloads are never overwritten; choose another --out")
     p = request.payload
     _verify_signatures(p)  # before anyone is asked to confirm: the bytes we would release are sound
     show(render(title, request.rows, request.notes), to_stderr=as_json)
+    for warning in warnings or []:
+        click.secho(f"  !! {escape_for_display(warning)}", fg="red", bold=True, err=as_json)
     how = confirm(p.fingerprint, yes)
     append_entry(
         evidence_log,
@@ -376,3 +394,127 @@ def sign_tx(
             },
         },
     )
+
+
+@sign.command("v4")
+@click.argument("request_file", type=_file)
+@key_source_options
+@v4_mnemonic_options
+@v4_network_option
+@common_sign_options
+@click.option(
+    "--max-fee",
+    "max_fee",
+    default=str(DEFAULT_MAX_FEE_USDC),
+    show_default=True,
+    help="Refuse a fee above this many USDC (fee in the USDC denom).",
+)
+@click.option(
+    "--max-fee-native",
+    default=str(DEFAULT_MAX_FEE_NATIVE),
+    show_default=True,
+    help="Refuse a fee above this many DYDX (mainnet) / DV4TNT (testnet) (fee in the native denom).",
+)
+@click.option(
+    "--max-timeout-blocks",
+    default=DEFAULT_MAX_TIMEOUT_BLOCKS,
+    show_default=True,
+    type=click.IntRange(1, 10_000_000),
+    help="Refuse a timeout height further than this past the relay's latest height.",
+)
+@click.option(
+    "--allow-recipient",
+    "allow_recipient",
+    multiple=True,
+    help="Allow funds to leave this account to this dydx1... address (repeatable; shown in red).",
+)
+@click.option(
+    "--allow-unsafe-authenticator",
+    is_flag=True,
+    help="Sign an authenticator under which the key can do more than place/cancel orders (recorded).",
+)
+def sign_v4(
+    request_file: Path,
+    v4_network: V4Network,
+    account: int,
+    out: Path,
+    yes: bool,
+    as_json: bool,
+    evidence_log: Path,
+    max_fee: str,
+    max_fee_native: str,
+    max_timeout_blocks: int,
+    allow_recipient: tuple[str, ...],
+    allow_unsafe_authenticator: bool,
+    **kwargs: Any,
+) -> None:
+    """Sign a dYdX v4 (dYdX Chain) transaction the relay asked for (a v4-tx-request payload).
+
+    The transaction is rebuilt here from the request's fields, reviewed in words and signed
+    SIGN_MODE_DIRECT; only MsgAddAuthenticator, MsgRemoveAuthenticator, MsgDepositToSubaccount,
+    MsgWithdrawFromSubaccount, MsgCreateTransfer and bank MsgSend are signed.
+    """
+    from dydx_airgap.offline.review.v4_review import NATIVE_DECIMALS, USDC_DECIMALS, V4Policy, to_base_units
+    from dydx_airgap.offline.signing.v4_transactions import load_v4_signer, sign_v4_request
+    from dydx_airgap.shared.dydx_v4.address import check_address
+
+    policy = V4Policy(
+        max_fee_usdc=to_base_units(_decimal_option("--max-fee", max_fee), USDC_DECIMALS),
+        max_fee_native=to_base_units(_decimal_option("--max-fee-native", max_fee_native), NATIVE_DECIMALS),
+        max_timeout_blocks=max_timeout_blocks,
+        allowed_recipients=frozenset(check_address(a) for a in allow_recipient),
+        allow_unsafe_authenticator=allow_unsafe_authenticator,
+    )
+    request = decode_payload(read_untrusted_file(request_file))
+    if out.exists():
+        raise InputError(f"{out} already exists: signed payloads are never overwritten; choose another --out")
+    signer = load_v4_signer(v4_network, key_source_from(kwargs), v4_mnemonic_from(kwargs), account)
+    signed = sign_v4_request(request, v4_network, signer, policy)
+    p = signed.payload
+    rows = [
+        ("request", f"{request.kind} {request.id} (fingerprint {request.fingerprint})"),
+        *signed.review.rows,
+        ("transaction hash", p.body["tx_hash"]),
+        ("fingerprint", p.fingerprint),
+    ]
+    finish(
+        SignedRequest(p, [], rows, signed.review.notes),
+        f"dYdX v4 {v4_network.name} transaction",
+        out,
+        yes,
+        as_json,
+        evidence_log,
+        account,
+        {
+            "venue": "dydx-v4",
+            "v4_chain_id": p.body["chain_id"],
+            "v4_address": p.body["address"],
+            "v4_account_number": p.body["account_number"],
+            "v4_sequence": p.body["sequence"],
+            "v4_timeout_height": p.body["timeout_height"],
+            "v4_key_source": signer.key_source,
+            "message_types": [m["type_url"] for m in request.body["tx"]["messages"]],
+            "sign_doc_sha256": p.body["sign_doc_sha256"],
+            "tx_hash": p.body["tx_hash"],
+            "request_sha256": request.digest.hex(),
+            "overrides": signed.review.overrides,
+            "policy": {
+                "max_fee_usdc_quantums": policy.max_fee_usdc,
+                "max_fee_native": str(policy.max_fee_native),
+                "max_timeout_blocks": policy.max_timeout_blocks,
+                "allowed_recipients": sorted(policy.allowed_recipients),
+                "allow_unsafe_authenticator": policy.allow_unsafe_authenticator,
+            },
+        },
+        warnings=signed.review.warnings,
+    )
+
+
+def _decimal_option(name: str, text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        raise InputError(f"{name} must be a decimal number, like 0.25") from None
+    if not value.is_finite() or value < 0:
+        raise InputError(f"{name} must be a non-negative decimal number")
+    return value

@@ -30,6 +30,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import coincurve
+
 from dydx_airgap.shared.dydx_v3.eip712 import (
     ONBOARDING_ACTION,
     eth_private_action_digest,
@@ -37,8 +39,10 @@ from dydx_airgap.shared.dydx_v3.eip712 import (
 )
 from dydx_airgap.shared.dydx_v3.networks import NETWORKS
 from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_signature, verify_onboarding_signature
+from dydx_airgap.shared.dydx_v4.request import unsigned_from_fields
+from dydx_airgap.shared.dydx_v4.tx import parse_tx
 from dydx_airgap.shared.errors import AirgapError, VerificationError
-from dydx_airgap.shared.ethereum.address import same_address, to_checksum_address
+from dydx_airgap.shared.ethereum.address import address_from_public_key, same_address, to_checksum_address
 from dydx_airgap.shared.ethereum.transaction import SignedEip1559Transaction, decode_signed_transaction
 from dydx_airgap.shared.ethereum.typed_signature import TypedSignature, recover_hash_signer
 from dydx_airgap.shared.evidence.checks import CheckList, CheckResult
@@ -56,6 +60,7 @@ from dydx_airgap.shared.evidence.manifest import Artefact, Manifest, parse_manif
 from dydx_airgap.shared.evidence.message import manifest_message, manifest_message_hash
 from dydx_airgap.shared.evidence.receipts import Receipts, parse_receipts, verify_receipts_signature
 from dydx_airgap.shared.evidence.secret_scan import SecretScanner
+from dydx_airgap.shared.transport.bodies_v4 import check_signed_tx
 from dydx_airgap.shared.transport.payload import Payload, decode_payload
 
 NOT_PINNED = "relay key not pinned"
@@ -294,7 +299,9 @@ class _Verifier:
             try:
                 self._payload_signatures(path, payload, by_sha, manifest)
             except Exception as exc:  # noqa: BLE001
-                name = "transaction" if payload.kind == "signed-tx" else "request-signatures"
+                name = (
+                    "transaction" if payload.kind in ("signed-tx", "v4-signed-tx") else "request-signatures"
+                )
                 self.checks.fail(name, path, _message(exc))
         self._stark_keys()
 
@@ -351,6 +358,38 @@ class _Verifier:
             )
         elif payload.kind == "signed-tx":
             self._signed_tx(path, payload, by_sha, address)
+        elif payload.kind == "v4-signed-tx":
+            self._v4_signed_tx(path, payload, by_sha)
+        elif payload.kind == "v4-public-key" and body["key_source"] == "v4-mnemonic":
+            # No Ethereum key exists for such an account: its payloads are origin-signed by the v4 key.
+            point = coincurve.PublicKey(bytes.fromhex(body["public_key"])).format(compressed=False)
+            own = address_from_public_key(point)
+            if own != payload.address:
+                raise VerificationError("a v4-mnemonic account's payload is not origin-signed by its own key")
+
+    def _v4_signed_tx(self, path: str, payload: Payload, by_sha: dict[str, Payload]) -> None:
+        """SignDoc -> public key -> address, and the transaction is the one its v4-tx-request asked for."""
+        body = payload.body
+        check_signed_tx(body)
+        request = by_sha.get(body["request_sha256"])
+        if request is None or request.kind != "v4-tx-request":
+            raise VerificationError(
+                f"its v4-tx-request (SHA-256 {body['request_sha256'][:16]}…) is not in the bundle"
+            )
+        asked = unsigned_from_fields(request.body["tx"])
+        parsed = parse_tx(bytes.fromhex(body["tx_raw"]))
+        if (parsed.raw.body_bytes, parsed.raw.auth_info_bytes) != (asked.body_bytes, asked.auth_info_bytes):
+            raise VerificationError("the signed transaction is not the one its v4-tx-request asked for")
+        if (asked.chain_id, asked.account_number) != (body["chain_id"], body["account_number"]):
+            raise VerificationError("chain id or account number differs from its v4-tx-request")
+        if payload.answers != request.id:
+            raise VerificationError("it does not answer its v4-tx-request (id differs)")
+        self.checks.ok(
+            "transaction",
+            path,
+            f"v4 {body['chain_id']} {body['tx_hash']}: SIGN_MODE_DIRECT signature of {body['address']} over "
+            f"the SignDoc its v4-tx-request {request.id} asked for",
+        )
 
     def _signed_tx(self, path: str, payload: Payload, by_sha: dict[str, Payload], address: str) -> None:
         body = payload.body
@@ -472,6 +511,10 @@ class _Verifier:
         digests = _eip712_digests(payload)
         if digests is not None and entry.get("eip712_digests") != digests:
             return f"its EIP-712 digests are not those of {art.path}"
+        if payload.kind == "v4-signed-tx":
+            for name in ("tx_hash", "request_sha256", "sign_doc_sha256"):
+                if entry.get(name) != payload.body[name]:
+                    return f"its {name} is not {art.path}'s"
         if payload.kind == "signed-tx":
             if entry.get("tx_hash") != payload.body["tx_hash"]:
                 return f"its tx_hash is not {art.path}'s"

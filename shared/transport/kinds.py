@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dydx_airgap.shared.transport import bodies
+from dydx_airgap.shared.transport import bodies, bodies_v4
 
 BodyValidator = Callable[[Mapping[str, Any]], None]
 
@@ -83,6 +83,30 @@ _TABLE = (
         "online/onchain/broadcast.py",
         True,
         bodies.signed_tx_body,
+    ),
+    PayloadKind(
+        "v4-public-key",
+        Direction.TO_RELAY,
+        "offline/keys/v4_derive.py",
+        "online/relay, shared/audit",
+        True,
+        bodies_v4.v4_public_key_body,
+    ),
+    PayloadKind(
+        "v4-tx-request",
+        Direction.TO_COLD,
+        "online/relay",
+        "offline/signing/v4_transactions.py",
+        False,
+        bodies_v4.v4_tx_request_body,
+    ),
+    PayloadKind(
+        "v4-signed-tx",
+        Direction.TO_RELAY,
+        "offline/signing/v4_transactions.py",
+        "online/relay, shared/audit",
+        True,
+        bodies_v4.v4_signed_tx_body,
     ),
 )
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dydx_airgap.offline.diagnostics import doctor
-from tests.conftest import REPO, TEST_MNEMONIC, run_tool, write_secret
+from tests.conftest import KIT, REPO, TEST_MNEMONIC, run_tool, write_secret
 
 NO_SOCKETS = """
 import socket, sys
@@ -33,6 +33,13 @@ def cold(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
         timeout=120,
         start_new_session=True,
     )
+
+
+def v4_request(tmp_path: Path) -> Path:
+    from tests.offline.test_v4_cold import MAINNET_TXS, request_fields, write_request
+
+    fields = request_fields(MAINNET_TXS["withdraw_subaccount_0_to_own_address"])
+    return write_request(tmp_path / "v4req.json", fields)
 
 
 def test_every_cold_flow_works_with_socket_creation_disabled(tmp_path: Path) -> None:
@@ -73,6 +80,30 @@ def test_every_cold_flow_works_with_socket_creation_disabled(tmp_path: Path) -> 
         ["sign", "recovery", "--mnemonic-file", mn, "--network", "5", "--out", "rec.json", "--yes"],
         ["recover", "--mnemonic-file", mn, "--network", "5", "--match", "0x1"],  # no match: exit 1, cleanly
         ["doctor", "--skip-dns", "--allow-online"],
+        [
+            "derive-v4",
+            "--mnemonic-file",
+            mn,
+            "--v4-network",
+            "mainnet",
+            "--out",
+            "d4",
+            "--vault-password-file",
+            vp,
+        ],
+        ["selftest", "--vectors", str(KIT / "vectors" / "dydx-v4.json")],
+        [
+            "sign",
+            "v4",
+            v4_request(tmp_path),
+            "--mnemonic-file",
+            mn,
+            "--v4-network",
+            "mainnet",
+            "--out",
+            "v4s.json",
+            "--yes",
+        ],
     ]
     for step in steps:
         proc = cold(*step, cwd=tmp_path)
@@ -81,6 +112,7 @@ def test_every_cold_flow_works_with_socket_creation_disabled(tmp_path: Path) -> 
         expected = 1 if step[0] == "recover" else 0
         assert proc.returncode == expected, (step, proc.returncode, proc.stderr)
     assert (tmp_path / "onb.json").exists() and (tmp_path / "d5" / "vault.dydx-vault").exists()
+    assert (tmp_path / "v4s.json").exists() and (tmp_path / "d4" / "vault.dydx-vault").exists()
 
 
 def test_doctor_interfaces_and_routes_from_fake_trees(tmp_path: Path) -> None:

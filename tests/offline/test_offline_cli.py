@@ -27,7 +27,7 @@ from tests.conftest import (
 def test_selftest_builtin_and_kit_file() -> None:
     r = run_tool("dydx-offline", "selftest")
     assert r.code == 0, r
-    assert "10 passed, 0 failed" in r.out
+    assert "40 passed, 0 failed" in r.out  # 10 v3 vectors + 30 v4 (upstream, derivations, txs, trees)
     r = run_tool("dydx-offline", "selftest", "--vectors", KIT_VECTORS, "--json")
     assert r.code == 0, r
     report = json.loads(r.out)
