@@ -158,6 +158,12 @@ def _policy(entries: list[LogEntry], address: str, network_id: int) -> dict[str,
     }
 
 
+#: A signed transaction brings the request it answers (found by the SHA-256 its body records).
+ANSWERED_REQUEST = {"signed-tx": "tx-request", "v4-signed-tx": "v4-tx-request"}
+#: Public files of this key on this network join the bundle whether or not the log names them.
+PUBLIC_KEY_KINDS = frozenset({"public-key", "v4-public-key"})
+
+
 def build_bundle(
     key: ColdKey, network: Network, log_path: Path, from_dirs: list[Path], out: Path
 ) -> BuiltBundle:
@@ -190,20 +196,21 @@ def build_bundle(
                 f"{found.directory / found.name} is not the payload log entry {entry.seq} names"
             )
         collected.add(found.name, found.data, payload.kind, payload, entry.seq)
-        if payload.kind == "signed-tx":
+        request_kind = ANSWERED_REQUEST.get(payload.kind)
+        if request_kind is not None:
             request_sha = str(payload.body["request_sha256"])
-            request = _find(candidates, request_sha, None, "tx-request this transaction answers")
-            collected.add(request.name, request.data, "tx-request", _payload_of(request), None)
+            request = _find(candidates, request_sha, None, f"{request_kind} this transaction answers")
+            collected.add(request.name, request.data, request_kind, _payload_of(request), None)
     for candidate in candidates:
         try:
             payload = decode_payload(candidate.data)
         except AirgapError:
             continue  # not a payload (or not ours): bundles only carry what the log or the key vouches for
-        if payload.kind == "public-key" and (payload.address, payload.network_id) == (
+        if payload.kind in PUBLIC_KEY_KINDS and (payload.address, payload.network_id) == (
             key.address,
             network.chain_id,
         ):
-            collected.add(candidate.name, candidate.data, "public-key", payload, None)
+            collected.add(candidate.name, candidate.data, payload.kind, payload, None)
     log_name = log_path.name
     collected.add(log_name, log_bytes, EVIDENCE_LOG_KIND, None, None)
     log_artefact = next(a for a in collected.artefacts if a.kind == EVIDENCE_LOG_KIND)
