@@ -13,8 +13,8 @@ same transaction twice is a relay that does not know what it did.)
 
 A CheckTx answer of 0 or 19 means the node has it: then inclusion is polled until ``wait_seconds`` pass
 (:class:`StillPending`: run again, nothing is resent while the node may hold it) or the timeout height is
-behind the chain (:class:`Expired`: it can never be included). Code 32 after an earlier uncertain attempt
-may mean "already included", so the status is queried before it is reported. Every step is recorded in
+behind the chain (:class:`Expired`: it can never be included). Code 32 may mean "this very transaction
+is already included", so the status is queried before it is reported. Every step is recorded in
 :attr:`Delivery.steps` so a caller can journal and show exactly what was sent and asked.
 """
 
@@ -174,7 +174,6 @@ class _Run:
                 f"transaction {self.txhash}: the chain has reached its timeout height {self.timeout_height}; "
                 f"it was not sent; {RESIGN}",
             )
-        uncertain = False
         for send in range(1, MAX_SENDS + 1):
             try:
                 answer = self.node.broadcast_sync(self.tx_bytes)
@@ -184,7 +183,6 @@ class _Run:
                 self.sleep(self.poll_interval)
                 continue
             except BroadcastUncertain as exc:
-                uncertain = True
                 self.record("send", "ambiguous", exc.message)
                 self.report(f"{exc.message}; asking the node whether it has the transaction")
                 found = self.settle()
@@ -196,8 +194,9 @@ class _Run:
             self.record("send", "answered", f"code {answer.code}")
             if answer.code == 0 or (answer.code == TX_IN_MEMPOOL and answer.codespace in ("", "sdk")):
                 return self.wait_for_inclusion()
-            if answer.code == WRONG_SEQUENCE and answer.codespace in ("", "sdk") and uncertain:
-                # An earlier attempt may have landed: the status, not the refusal, says what happened.
+            if answer.code == WRONG_SEQUENCE and answer.codespace in ("", "sdk"):
+                # This very transaction may have landed (an earlier uncertain attempt, or another relay run):
+                # the status, not the refusal, says what happened.
                 found = self.status()
                 if found is not None:
                     return self.finish(found)

@@ -357,3 +357,14 @@ def test_under_faults_no_transaction_reaches_the_node_twice(name: str, figure: A
         f"{sends} sends, {ambiguous} ambiguous each followed by a status query, "
         f"reached the node twice: {counters.broadcasts - count}"
     )
+
+
+def test_a_transaction_already_included_is_reported_included_not_refused() -> None:
+    with start_v4_node(TESTNET, genesis=genesis_of(owner_genesis()), block_seconds=0.1) as handle:
+        tx = build((deposit(),))
+        with client(handle) as n:
+            first = deliver_fast(n, tx)
+            again = deliver_fast(n, tx)  # another relay run with the same signed bytes: code 32, then status
+        assert again.result == first.result
+        assert [s.action for s in again.steps] == ["send", "status"]
+        assert handle.chain.read().subaccounts[(OWNER, 0)] == 50_000_000 + 1_000_000
