@@ -38,6 +38,13 @@ network_option = click.option(
 address_option = click.option(
     "--address", required=True, metavar="ADDR", help="Ethereum address of the dYdX user."
 )
+node_option = click.option(
+    "--node",
+    "node_url",
+    required=True,
+    metavar="URL",
+    help="REST (LCD) base URL of a dYdX Chain node: https://…, or http:// only for a node on this machine.",
+)
 rpc_option = click.option(
     "--rpc", "rpc_url", required=True, metavar="URL", help="JSON-RPC URL of an Ethereum node of the network."
 )
