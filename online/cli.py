@@ -52,6 +52,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "dydx_airgap.online.onchain.commands:broadcast",
         "Check a signed transaction against its request, broadcast it once, wait for it.",
     ),
+    "v4": (
+        "dydx_airgap.online.v4.commands:v4",
+        "dYdX v4 (dYdX Chain): prepare a transaction for the cold key, broadcast what it signed.",
+    ),
     "init-evidence-key": (
         "dydx_airgap.online.evidence.commands:init_evidence_key",
         "Create the relay's Ed25519 evidence key (once) and print its public key for auditors.",

@@ -63,3 +63,10 @@ retry_base_option = click.option(
     show_default=True,
     help="First retry pause in seconds (doubled per retry, at most 30 s, with jitter; 5 attempts).",
 )
+expires_in_option = click.option(
+    "--expires-in",
+    default="1h",
+    show_default=True,
+    metavar="DURATION",
+    help="How long the signed transaction stays valid (60s to 24h, e.g. 30m): sets its timeout height.",
+)

@@ -49,16 +49,9 @@ def named_flags() -> list[tuple[str, int, str]]:
 def test_every_flag_a_message_names_is_an_option_of_one_of_the_tools() -> None:
     real = declared_flags(offline_cli) | declared_flags(relay_cli) | declared_flags(audit_cli)
     refused_on_purpose = set(_SECRET_OPTIONS)  # secrets that must never be options: named to refuse them
-    # Declared for `dydx-relay v4 prepare` (online/v4 has the node client; the command is the next step of
-    # issue 17). Remove this line with that command: the scan then holds these flags to it too.
-    not_yet_a_command = {"--node", "--expires-in"}
     names = named_flags()
     assert len(names) > 100  # the scan really read the messages
-    unknown = [
-        (f, line, flag)
-        for f, line, flag in names
-        if flag not in real | refused_on_purpose | not_yet_a_command
-    ]
+    unknown = [(f, line, flag) for f, line, flag in names if flag not in real | refused_on_purpose]
     assert unknown == []
 
 

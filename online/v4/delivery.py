@@ -239,3 +239,45 @@ def deliver(
         report or (lambda line: None),
     )
     return run.run()
+
+
+def resume(
+    node: V4Node,
+    tx_bytes: bytes,
+    *,
+    accepted: bool,
+    timeout_height: int = 0,
+    wait_seconds: float = 120.0,
+    poll_interval: float = 1.0,
+    settle_blocks: int = 2,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    report: Reporter | None = None,
+) -> Delivery:
+    """Carry on with a transaction an earlier run already handed (or may have handed) to a node.
+
+    ``accepted``: a node answered CheckTx 0 or 19 then, so it holds or held the bytes — only the status is
+    polled, nothing is sent. Otherwise the earlier send may or may not have arrived (a crash, a lost
+    answer): the status is asked until ``settle_blocks`` blocks have passed, and only a transaction still
+    not on chain after that is sent, under the rules of :func:`deliver`.
+    """
+    if settle_blocks < 1 or poll_interval < 0 or wait_seconds < 0:
+        raise AirgapError("settle_blocks >= 1, poll_interval >= 0 and wait_seconds >= 0")
+    run = _Run(
+        node,
+        tx_bytes,
+        timeout_height,
+        clock() + wait_seconds,
+        poll_interval,
+        settle_blocks,
+        clock,
+        sleep,
+        report or (lambda line: None),
+    )
+    run.txhash = tx_hash(tx_bytes)
+    if accepted:
+        return run.wait_for_inclusion()
+    found = run.settle()
+    if found is not None:
+        return run.finish(found)
+    return run.run()

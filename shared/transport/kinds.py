@@ -95,7 +95,7 @@ _TABLE = (
     PayloadKind(
         "v4-tx-request",
         Direction.TO_COLD,
-        "online/relay",
+        "online/v4/prepare.py",
         "offline/signing/v4_transactions.py",
         False,
         bodies_v4.v4_tx_request_body,
@@ -104,7 +104,7 @@ _TABLE = (
         "v4-signed-tx",
         Direction.TO_RELAY,
         "offline/signing/v4_transactions.py",
-        "online/relay, shared/audit",
+        "online/v4/broadcast.py, shared/audit",
         True,
         bodies_v4.v4_signed_tx_body,
     ),
