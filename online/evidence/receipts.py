@@ -5,12 +5,13 @@ directory, and its public half is registered with the auditor, who pins it (``dy
 --relay-key``). It signs nothing but receipts: the signed bytes start with a fixed text
 (shared/evidence/receipts.py).
 
-Receipts are built read-only from the API journal (online/relay/journal.py) and the on-chain journal
-(online/onchain/tx_journal.py), for the payloads and transactions of one bundle only, and only after the
-bundle's cold part verifies: the relay countersigns what the cold key vouched for, nothing else. Secrets are
-redacted once more here, whatever the journals already did: answer bodies and results pass through a
-stricter redaction, and the onboarding request's DYDX-SIGNATURE header — the seed of the default API
-credentials — is never copied (it is in the onboarding payload, where the auditor checks it).
+Receipts are built read-only from the API journal (online/relay/journal.py), the on-chain journal
+(online/onchain/tx_journal.py) and the v4 journal (online/v4/journal.py), for the payloads and
+transactions of one bundle only, and only after the bundle's cold part verifies: the relay countersigns
+what the cold key vouched for, nothing else. Secrets are redacted once more here, whatever the journals
+already did: answer bodies and results pass through a stricter redaction, and the onboarding request's
+DYDX-SIGNATURE header — the seed of the default API credentials — is never copied (it is in the onboarding
+payload, where the auditor checks it).
 """
 
 from __future__ import annotations
@@ -271,6 +272,51 @@ def _transaction_receipts(
     return receipts
 
 
+def _v4_transaction_receipts(
+    state_dir: Path, manifest_sha256: str, payloads: dict[str, tuple[str, Payload]]
+) -> list[dict[str, Any]]:
+    """The same receipt as a v3 broadcast's, from the v4 journal: the node's origin in ``rpc_origin``, the
+    block height in ``block_number``, what was sent and asked in ``events``."""
+    signed = {p.body["tx_hash"]: sha for sha, (_, p) in payloads.items() if p.kind == "v4-signed-tx"}
+    if not signed:
+        return []
+    from dydx_airgap.online.v4.journal import JOURNAL_FILE, V4Journal
+
+    if not (state_dir / JOURNAL_FILE).exists():
+        return []
+    receipts = []
+    with V4Journal.open(state_dir) as journal:
+        for tx_hash, payload_sha in sorted(signed.items()):
+            broadcast = journal.broadcast(tx_hash)
+            if broadcast is None:
+                continue
+            request = journal.request(broadcast.request_id)
+            events = [
+                {"event": str(e["event"]), "detail": redact_text(str(e["detail"])) or "", "at": str(e["at"])}
+                for e in journal.events(broadcast.request_id)
+                if e["tx_hash"] in (None, tx_hash)
+            ]
+            receipts.append(
+                {
+                    "manifest_sha256": manifest_sha256,
+                    "tx_hash": tx_hash,
+                    "payload_sha256": payload_sha,
+                    "request_id": broadcast.request_id,
+                    "request_sha256": request.sha256 if request is not None else None,
+                    "raw_sha256": hashlib.sha256(bytes.fromhex(broadcast.raw)).hexdigest(),
+                    "state": broadcast.state,
+                    "note": broadcast.note,
+                    "block_number": broadcast.height,
+                    "gas_used": broadcast.gas_used,
+                    "rpc_origin": broadcast.node_origin,
+                    "created_at": broadcast.created_at,
+                    "updated_at": broadcast.updated_at,
+                    "events": events,
+                }
+            )
+    return receipts
+
+
 def add_receipts(
     bundle: BundleFiles, state_dir: Path, replace: bool = False
 ) -> tuple[dict[str, bytes], AddedReceipts]:
@@ -298,6 +344,7 @@ def add_receipts(
         key = load_evidence_key(directory)
         submissions = _submission_receipts(directory, cold.manifest_sha256, payloads)
         transactions = _transaction_receipts(directory, cold.manifest_sha256, payloads)
+        transactions += _v4_transaction_receipts(directory, cold.manifest_sha256, payloads)
     public = public_key_bytes(key)
     receipts = build_receipts(
         tool_version=__version__,

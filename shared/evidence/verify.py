@@ -621,9 +621,12 @@ class _Verifier:
         if tx["manifest_sha256"] != self.result.manifest_sha256:
             raise VerificationError("names another manifest")
         art, payload = self._payload_for(tx["payload_sha256"], by_sha)
-        if payload.kind != "signed-tx" or payload.body["tx_hash"] != tx["tx_hash"]:
+        if payload.kind not in ("signed-tx", "v4-signed-tx") or payload.body["tx_hash"] != tx["tx_hash"]:
             raise VerificationError(f"its transaction hash is not {art.path}'s")
-        raw = bytes.fromhex(payload.body["raw"][2:])
+        # A v3 (Ethereum) raw transaction is 0x-hex; a v4 TxRaw is plain hex.
+        raw = bytes.fromhex(
+            payload.body["raw"][2:] if payload.kind == "signed-tx" else payload.body["tx_raw"]
+        )
         if hashlib.sha256(raw).hexdigest() != tx["raw_sha256"]:
             raise VerificationError(f"the raw transaction broadcast is not {art.path}'s")
         if tx["request_sha256"] is not None and tx["request_sha256"] != payload.body["request_sha256"]:

@@ -10,6 +10,7 @@ re-sign message, a short-term order does not; bad input is one line and sends no
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,3 +275,45 @@ def test_a_plain_http_remote_node_and_an_unfunded_account_are_refused_without_wr
     assert_clean_failure(r, "--hot-key")
     r = setup.prepare("remove-trading-key", "req.json", "--id", "77")
     assert_clean_failure(r, "no authenticator 77")
+
+
+# ---- evidence ------------------------------------------------------------------------------------------
+
+
+def test_v4_broadcasts_get_relay_receipts_and_the_bundle_verifies(setup: Setup) -> None:
+    _authorise(setup)
+    assert setup.through("deposit", "--amount", "1").code == 0
+    key = run_tool("dydx-relay", "init-evidence-key", "--state", setup.state, "--json")
+    assert key.code == 0, key
+    relay_key = json.loads(key.out)["public_key"]
+    keys = setup.public.parent
+    bundle = setup.dir / "bundle"
+    built = run_tool(
+        "dydx-offline", "evidence", "bundle", "--mnemonic-file", setup.mnemonic, "--network", "11155111",
+        "--evidence-log", setup.dir / "log.jsonl", "--from", setup.dir, "--from", keys, "--out", bundle,
+    )  # fmt: skip
+    assert built.code == 0, built
+    added = run_tool("dydx-relay", "evidence", "add-receipts", bundle, "--state", setup.state, "--json")
+    assert added.code == 0, added
+    assert json.loads(added.out)["transactions"] == 2
+    receipts = json.loads((bundle / "relay" / "receipts.json").read_text())["transactions"]
+    assert {r["state"] for r in receipts} == {"included"}
+    assert all(any(e["event"] == "included" for e in r["events"]) for r in receipts)
+    address = decode_payload(setup.public.read_bytes()).address
+    assert address is not None
+    verified = run_tool(
+        "dydx-audit", "verify", bundle, "--relay-key", relay_key, "--address", address, "--json"
+    )
+    assert verified.code == 0, verified
+    report = json.loads(verified.out)
+    assert report["ok"] is True
+    (line,) = [c for c in report["checks"] if c["name"] == "relay-receipts"]
+    assert line["verdict"] == "PASS" and "2 transaction(s)" in line["detail"]
+    # Receipts altered after the relay signed them (one broadcast claimed for another hash) fail verify.
+    tampered = setup.dir / "tampered"
+    shutil.copytree(bundle, tampered)
+    path = tampered / "relay" / "receipts.json"
+    path.write_text(path.read_text().replace(receipts[0]["tx_hash"], receipts[1]["tx_hash"], 1))
+    assert (
+        run_tool("dydx-audit", "verify", tampered, "--relay-key", relay_key, "--address", address).code != 0
+    )
