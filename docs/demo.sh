@@ -34,8 +34,9 @@ cross() {  # cross FROM-TOOL FROM-DIR FILE TO-TOOL TO-DIR OUT-NAME
   (cd "$5" && "$BIN/$4" import --images "$frames" --out "$6")
 }
 
-API_PORT=$(free_port); RPC_PORT=$(free_port)
-API=http://127.0.0.1:$API_PORT RPC=http://127.0.0.1:$RPC_PORT
+API_PORT=$(free_port); RPC_PORT=$(free_port); V4_PORT=$(free_port)
+API=http://127.0.0.1:$API_PORT RPC=http://127.0.0.1:$RPC_PORT NODE=http://127.0.0.1:$V4_PORT
+TRADING=$OUT/trading; mkdir -p "$TRADING"
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
 KEY=(--keystore key.json --password-file keystore.pass)
@@ -132,6 +133,60 @@ done
 "$BIN/dydx-relay" account --api "$API" --address "$ADDRESS" --state state
 "$BIN/dydx-relay" api-keys list --api "$API" --address "$ADDRESS" --state state
 
+# ---- dYdX v4 (dYdX Chain): the same cold key, a local chain node, a trading bot with a hot key ----------
+# One v4 transaction: the relay prepares it from the node's facts, the request crosses as QR frames, the
+# cold key reviews and signs it, the signed transaction crosses back, the relay broadcasts it once.
+v4_tx() {  # v4_tx KIND [prepare options...]
+  local kind=$1; shift
+  cd "$ONLINE"
+  "$BIN/dydx-relay" v4 prepare "$kind" --node "$NODE" --public-key v4-public.json --state state \
+    --out "v4-$kind.json" "$@" | grep -v '^next:'
+  cross dydx-relay "$ONLINE" "v4-$kind.json" dydx-offline "$COLD" "v4-$kind.json"
+  cd "$COLD"
+  "$BIN/dydx-offline" sign v4 "v4-$kind.json" "${KEY[@]}" --v4-network testnet --out "signed-v4-$kind.json" \
+    --yes | tail -1
+  cross dydx-offline "$COLD" "signed-v4-$kind.json" dydx-relay "$ONLINE" "signed-v4-$kind.json"
+  cd "$ONLINE"
+  "$BIN/dydx-relay" v4 broadcast "signed-v4-$kind.json" --node "$NODE" --state state --poll 0.2 \
+    --trading-key-out trading-key.json
+}
+
+step "v4 cold: derive the dYdX Chain (testnet) account of the same Ethereum key"
+cd "$COLD"
+"$BIN/dydx-offline" derive-v4 "${KEY[@]}" --v4-network testnet --out derived-v4 --vault-password-file vault.pass \
+  | tail -1
+cross dydx-offline "$COLD" derived-v4/v4-public-dydx-testnet-4-0000.json dydx-relay "$ONLINE" v4-public.json
+V4_ADDRESS=$(json_field "$ONLINE/v4-public.json" body address)
+
+step "v4 online: start the local dYdX Chain node; its genesis gives $V4_ADDRESS 2000 USDC"
+cd "$ONLINE"
+"$BIN/dydx-relay" serve-v4 --port "$V4_PORT" --db v4-chain.sqlite3 --fund "$V4_ADDRESS:2000000000" \
+  --block-time 0.2 > v4-chain.log 2>&1 & PIDS+=($!)
+wait_for "$NODE/cosmos/base/tendermint/v1beta1/blocks/latest" "the local dYdX Chain node"
+
+step "v4: deposit 500 USDC from the bank balance to subaccount 0 (cold-signed)"
+v4_tx deposit --amount 500
+
+step "v4 trading host: make a hot key (secp256k1, as dYdX's clients use); the cold key authorises it"
+"$PY" "$ROOT/docs/demo_trading_host.py" keygen "$TRADING"
+cp "$TRADING/hot-key.json" "$ONLINE/hot-key.json"   # a public key: any channel will do
+v4_tx add-trading-key --hot-key hot-key.json
+cp "$ONLINE/trading-key.json" "$TRADING/trading-key.json"
+
+step "v4 trading host: the hot key places and cancels a short-term order, then tries to withdraw"
+"$PY" "$ROOT/docs/demo_trading_host.py" trade "$TRADING" "$NODE" "$TRADING/trading-key.json"
+
+step "v4: the cold key withdraws 100 USDC from subaccount 0 to its bank balance"
+v4_tx withdraw --amount 100
+"$PY" -c 'import json,sys,urllib.request
+from decimal import Decimal
+node, a = sys.argv[1:]
+sub = json.load(urllib.request.urlopen(f"{node}/dydxprotocol/subaccounts/subaccount/{a}/0"))["subaccount"]
+bank = json.load(urllib.request.urlopen(f"{node}/cosmos/bank/v1beta1/balances/{a}"))["balances"]
+q = sum(int(p["quantums"]) for p in sub.get("asset_positions", []) if p.get("asset_id", 0) == 0)
+b = sum(int(c["amount"]) for c in bank)
+print(f"v4 subaccount 0 holds {Decimal(q).scaleb(-6)} USDC; bank balance {Decimal(b).scaleb(-6)} USDC")' "$NODE" "$V4_ADDRESS"
+
 step "evidence: the cold key signs a bundle of everything it signed; the relay adds its signed receipts"
 cd "$COLD"
 "$BIN/dydx-offline" evidence bundle "${KEY[@]}" "${NET[@]}" --evidence-log dydx-evidence.jsonl --from . --out bundle | tail -2
@@ -140,9 +195,20 @@ cd "$ONLINE"
 "$BIN/dydx-relay" evidence add-receipts bundle --state state | tail -1
 "$BIN/dydx-relay" evidence pack bundle --out "$OUT/evidence.tar" | tail -1
 
+step "evidence (v4): a bundle is per network: the v4 (testnet) signatures, their requests and the v4 public file"
+cd "$COLD"
+"$BIN/dydx-offline" evidence bundle "${KEY[@]}" --network 11155111 --evidence-log dydx-evidence.jsonl --from . \
+  --from derived-v4 --out bundle-v4 | tail -2
+cp -r bundle-v4 "$ONLINE/bundle-v4"
+cd "$ONLINE"
+"$BIN/dydx-relay" evidence add-receipts bundle-v4 --state state | tail -1
+"$BIN/dydx-relay" evidence pack bundle-v4 --out "$OUT/evidence-v4.tar" | tail -1
+
 step "auditor: verify the bundle with public data only"
 VERIFY=("$BIN/dydx-audit" verify "$OUT/evidence.tar" --relay-key "$RELAY_KEY" --address "$ADDRESS")
 "${VERIFY[@]}"
+echo "(and the v4 bundle:)"
+"$BIN/dydx-audit" verify "$OUT/evidence-v4.tar" --relay-key "$RELAY_KEY" --address "$ADDRESS" | grep -E '^(PASS transaction|PASS relay-receipts|FAIL|verdict)'
 "$BIN/dydx-audit" report "$OUT/evidence.tar" --html "$OUT/evidence-report.html" --relay-key "$RELAY_KEY" \
   --address "$ADDRESS" | tail -1
 

@@ -30,11 +30,26 @@ def test_the_rehearsal_runs_end_to_end(tmp_path, figure) -> None:
     assert "nothing was sent again" in out
     assert "verdict: all" in out and "checks pass" in out and "FAIL" not in out
     assert (REPO / "demo-out" / "evidence.tar").exists()
+    # The v4 part: deposit, trading key, the hot key's order accepted and its withdrawal refused, the cold
+    # withdrawal, and a second bundle (one per network) whose v4 signatures and receipts verify.
+    for kind in ("deposit", "add-trading-key", "withdraw"):
+        assert f"v4 {kind} transaction broadcast and included" in out
+    assert "short-term order under authenticator" in out and "cancel: code 0 (accepted)" in out
+    assert "withdrawal with the hot key: code 4 (refused" in out
+    assert "v4 subaccount 0 holds 400.000000 USDC" in out
+    assert out.count("SIGN_MODE_DIRECT signature of dydx1") == 3
+    assert "0 submission(s) and 3 transaction(s)" in out and "verdict: all 13 checks pass" in out
+    key = json.loads((REPO / "demo-out" / "online" / "trading-key.json").read_text())
+    assert key["safe_for_a_hot_key"] is True and key["chain_id"] == "dydx-testnet-4"
+    hot = json.loads((REPO / "demo-out" / "trading" / "hot-key.json").read_text())
+    assert key["hot_public_key"] == hot["public_key"]
     account = json.loads((REPO / "demo-out" / "online" / "account.json").read_text())
     assert account["user"]["isRegistered"] is True
     assert account["account"]["quoteBalance"] == "1250.5"
     frames = sum(1 for _ in (REPO / "demo-out" / "gap").rglob("frame-*.png"))
     crossings = sum(1 for p in (REPO / "demo-out" / "gap").iterdir() if p.is_dir())
     figure(
-        f"demo: {crossings} payloads crossed the gap as {frames} QR frames; user registered, 1250.5 USDC deposited"
+        f"demo: {crossings} payloads crossed the gap as {frames} QR frames; v3 user registered, 1250.5 USDC "
+        f"deposited; v4 deposit, trading key {key['authenticator_id']}, hot order accepted, hot withdrawal "
+        "refused, cold withdrawal included"
     )
