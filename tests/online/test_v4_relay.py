@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from dydx_airgap.online.rehearsal.v4_chain import V4NodeHandle, start_v4_node
+from dydx_airgap.online.rehearsal.v4_chain import V4NodeHandle, parse_fault_spec, start_v4_node
 from dydx_airgap.shared.dydx_v4 import messages as m
 from dydx_airgap.shared.dydx_v4.clob import (
     ORDER_FLAGS_LONG_TERM,
@@ -99,8 +103,8 @@ def derived(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     return mnemonic, public, decode_payload(public.read_bytes()).body["address"]
 
 
-@pytest.fixture
-def setup(tmp_path: Path, derived: tuple[Path, Path, str]) -> Iterator[Setup]:
+@contextmanager
+def running(tmp_path: Path, derived: tuple[Path, Path, str], faults: str | None = None) -> Iterator[Setup]:
     mnemonic, public, address = derived
     genesis = {
         "height": 5000,
@@ -114,8 +118,15 @@ def setup(tmp_path: Path, derived: tuple[Path, Path, str]) -> Iterator[Setup]:
             }
         ],
     }
-    with start_v4_node(TESTNET, genesis=genesis_of(genesis), block_seconds=0.1) as node:
+    plan = parse_fault_spec(faults) if faults else None
+    with start_v4_node(TESTNET, genesis=genesis_of(genesis), faults=plan, block_seconds=0.1) as node:
         yield Setup(node, tmp_path, public, address, mnemonic, tmp_path / "state")
+
+
+@pytest.fixture
+def setup(tmp_path: Path, derived: tuple[Path, Path, str]) -> Iterator[Setup]:
+    with running(tmp_path, derived) as handle:
+        yield handle
 
 
 def _hot_key_file(setup: Setup) -> Path:
@@ -316,4 +327,71 @@ def test_v4_broadcasts_get_relay_receipts_and_the_bundle_verifies(setup: Setup) 
     path.write_text(path.read_text().replace(receipts[0]["tx_hash"], receipts[1]["tx_hash"], 1))
     assert (
         run_tool("dydx-audit", "verify", tampered, "--relay-key", relay_key, "--address", address).code != 0
+    )
+
+
+# ---- faults and lying nodes ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["at=1:drop_after_commit", "at=1:duplicate", "at=1:503"])
+def test_a_broadcast_whose_answer_is_lost_reaches_the_node_once_and_is_journaled(
+    tmp_path: Path, derived: tuple[Path, Path, str], spec: str, figure: Any
+) -> None:
+    with running(tmp_path, derived, spec) as setup:
+        r = setup.through("deposit", "--amount", "1")
+        assert r.code == 0, r
+        counters = setup.node.chain.counters
+        assert (counters.broadcasts, counters.duplicates) == (1, 0)
+        assert setup.broadcast("signed-deposit.json").code == 0
+        assert setup.node.chain.counters.broadcasts == 1
+    db = sqlite3.connect(setup.state / "v4-journal.sqlite3")
+    events = [json.loads(d) for (e, d) in db.execute("SELECT event, detail FROM events") if e == "included"]
+    db.close()
+    steps = events[0]["steps"]
+    figure(f"v4 broadcast CLI [{spec}]: steps {[s['action'] + ':' + s['outcome'] for s in steps]}, 1 CheckTx")
+
+
+class _Garbage(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"block": {"header": {"chain_id": "dydx-testnet-4", "height": 12')
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+def test_a_node_answering_malformed_json_is_one_line_and_no_request(
+    tmp_path: Path, derived: tuple[Path, Path, str]
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        _, public, _ = derived
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        r = run_tool("dydx-relay", "v4", "prepare", "deposit", "--node", url, "--public-key", public,
+                     "--amount", "1", "--out", tmp_path / "req.json", "--state", tmp_path / "state")  # fmt: skip
+        assert_clean_failure(r, "latest block")
+        assert not (tmp_path / "req.json").exists()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_prepare_and_broadcast_speak_json_for_scripts(setup: Setup) -> None:
+    prepared = setup.prepare("deposit", "req.json", "--amount", "2", "--json")
+    assert prepared.code == 0, prepared
+    facts = json.loads(prepared.out)
+    assert (facts["kind"], facts["address"], facts["sequence"]) == ("deposit", setup.address, 0)
+    assert facts["timeout_height"] - facts["latest_height"] == 3600
+    assert setup.sign("req.json", "signed.json").code == 0
+    sent = setup.broadcast("signed.json", "--json")
+    assert sent.code == 0, sent
+    result = json.loads(sent.out)
+    assert (
+        result["sent_by_this_run"] is True
+        and result["sends"] == 1
+        and result["height"] > facts["latest_height"]
     )
