@@ -101,5 +101,12 @@ json_option = click.option(
 )
 yes_option = click.option("--yes", is_flag=True, help="Do not ask; recorded as scripted in the evidence log.")
 clock_from_option = click.option(
-    "--clock-from", type=_file, help="A `time` payload from the relay, to correct this clock."
+    "--clock-from",
+    type=_file,
+    help="A `time` payload from the relay, to correct this clock (by at most 300 s).",
+)
+accept_clock_offset_option = click.option(
+    "--accept-clock-offset",
+    is_flag=True,
+    help="Let --clock-from move this clock by more than 300 s (up to 7 days), after comparing both clocks.",
 )

@@ -12,6 +12,7 @@ import click
 from dydx_airgap.offline.evidence.log import append_entry
 from dydx_airgap.offline.keys.sources import AccountKey, load_one_key
 from dydx_airgap.offline.options import (
+    accept_clock_offset_option,
     account_option,
     clock_from_option,
     evidence_log_option,
@@ -22,7 +23,7 @@ from dydx_airgap.offline.options import (
     yes_option,
 )
 from dydx_airgap.offline.review.screen import confirm, render, show
-from dydx_airgap.offline.signing.clock import LOCAL_CLOCK, Clock, clock_from_time_payload
+from dydx_airgap.offline.signing.clock import LOCAL_CLOCK, Clock, check_not_expired, clock_from_time_payload
 from dydx_airgap.offline.signing.requests import SignedRequest
 from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_signature, verify_onboarding_signature
@@ -52,8 +53,12 @@ def _load_one_key(kwargs: dict[str, Any], account: int) -> AccountKey:
     return load_one_key(key_source_from(kwargs), account)
 
 
-def _clock(clock_from: Path | None, network: Network) -> Clock:
-    return LOCAL_CLOCK if clock_from is None else clock_from_time_payload(clock_from, network.chain_id)
+def _clock(clock_from: Path | None, network: Network, accept_offset: bool) -> Clock:
+    if clock_from is None:
+        if accept_offset:
+            raise InputError("--accept-clock-offset needs --clock-from")
+        return LOCAL_CLOCK
+    return clock_from_time_payload(clock_from, network.chain_id, accept_offset)
 
 
 def _verify_signatures(payload: Payload) -> None:
@@ -90,6 +95,7 @@ def finish(
     evidence_log: Path,
     account: int,
     extra_log: dict[str, Any] | None = None,
+    clock: Clock = LOCAL_CLOCK,
 ) -> None:
     if out.exists():
         raise InputError(f"{out} already exists: signed payloads are never overwritten; choose another --out")
@@ -97,6 +103,8 @@ def finish(
     _verify_signatures(p)  # before anyone is asked to confirm: the bytes we would release are sound
     show(render(title, request.rows, request.notes), to_stderr=as_json)
     how = confirm(p.fingerprint, yes)
+    # The review may have taken longer than the request's life: never release a request already dead.
+    check_not_expired(p.expires, clock, f"this {p.kind}")
     append_entry(
         evidence_log,
         "sign",
@@ -155,6 +163,7 @@ def sign() -> None:
     help="How long the relay may submit it.",
 )
 @clock_from_option
+@accept_clock_offset_option
 def onboarding(
     network: Network,
     account: int,
@@ -166,6 +175,7 @@ def onboarding(
     country: str | None,
     valid_hours: float,
     clock_from: Path | None,
+    accept_clock_offset: bool,
     **kwargs: Any,
 ) -> None:
     """POST /v3/onboarding: register the STARK key with dYdX (signature "dYdX Onboarding").
@@ -176,13 +186,13 @@ def onboarding(
     from dydx_airgap.offline.keys.cold_key import derive_account
     from dydx_airgap.offline.signing.requests import build_onboarding_request
 
-    clock = _clock(clock_from, network)
+    clock = _clock(clock_from, network, accept_clock_offset)
     key = _load_one_key(kwargs, account)
     derived = derive_account(key.key, network.chain_id)
     request = build_onboarding_request(
         key.key, network, account, derived, referral, country, timedelta(hours=valid_hours), clock
     )
-    finish(request, "dYdX onboarding request", out, yes, as_json, evidence_log, account)
+    finish(request, "dYdX onboarding request", out, yes, as_json, evidence_log, account, clock=clock)
 
 
 def _ladder_options(func: Any) -> Any:
@@ -206,6 +216,7 @@ def _ladder_options(func: Any) -> Any:
                 help="Seconds from now (API clock) to the first rung.",
             ),
             clock_from_option,
+            accept_clock_offset_option,
         ]
     ):
         func = option(func)
@@ -231,12 +242,13 @@ def _sign_eth_private(action: str, api_key: str | None, options: dict[str, Any])
     step: int = options.pop("ladder_step")
     start_in: float = options.pop("start_in")
     clock_from: Path | None = options.pop("clock_from")
+    accept_offset: bool = options.pop("accept_clock_offset")
     eth_private_request_path(action, api_key)  # validate before asking for any secret
-    clock = _clock(clock_from, network)
+    clock = _clock(clock_from, network, accept_offset)
     timestamps = ladder_timestamps(clock, minutes, step, start_in)
     key = _load_one_key(options, account)
     request = build_eth_private_request(network, key.key, action, api_key, timestamps, clock)
-    finish(request, f"dYdX {action} request", out, yes, as_json, evidence_log, account)
+    finish(request, f"dYdX {action} request", out, yes, as_json, evidence_log, account, clock=clock)
 
 
 @sign.group("api-key")
