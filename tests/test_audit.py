@@ -123,7 +123,7 @@ def test_verify_passes_on_directory_and_archive_and_pins_the_relay_key(flow: Flo
         ):
             assert f"PASS {name} " in r.out, name
         assert "pinned relay key" in r.out and "pinned address" in r.out and "not pinned" not in r.out
-    r = run_tool("dydx-audit", "verify", f.tar, "--json")
+    r = run_tool("dydx-audit", "verify", f.tar, "--json", "--unpinned")
     assert r.code == 0
     report = json.loads(r.out)
     assert report["ok"] is True and report["address"] == f.address and report["relay_key"] == f.relay_key
@@ -174,6 +174,28 @@ def test_a_bundle_signed_by_another_cold_key_fails_against_the_pinned_address(fl
         f"FAIL manifest-signature manifest.sig: the bundle is signed by {flow.address}, not the pinned "
         f"{other} (manifest.json)"
     ]
+
+
+def test_unpinned_verify_says_so_and_exits_non_zero_without_the_flag(flow: Flow, figure) -> None:
+    """Finding 10(d): a verdict against the keys a bundle states proves only self-consistency."""
+    f = flow
+    runs = {
+        "no pins": [],
+        "address only": ["--address", f.address],
+        "relay key only": ["--relay-key", f.relay_key],
+        "no pins, --json": ["--json"],
+    }
+    refused = 0
+    for extra in runs.values():
+        r = run_tool("dydx-audit", "verify", f.bundle, *extra)
+        said = "UNPINNED" in r.out or (r.out.startswith("{") and bool(json.loads(r.out)["unpinned"]))
+        refused += r.code == 1 and said
+    figure(f"audit: unpinned verify runs exiting 1 with an UNPINNED verdict: {refused} of {len(runs)}")
+    assert refused == len(runs)
+    r = run_tool("dydx-audit", "verify", f.bundle, "--unpinned")
+    assert r.code == 0 and "UNPINNED" in r.out.splitlines()[-1], r
+    r = run_tool("dydx-audit", "verify", f.bundle, "--address", f.address, "--relay-key", f.relay_key)
+    assert r.code == 0 and "UNPINNED" not in r.out, r
 
 
 def test_bad_relay_key_option_is_a_usage_error(flow: Flow) -> None:
@@ -326,7 +348,7 @@ def test_receipts_resigned_by_another_key_fail_against_the_pinned_key(flow: Flow
     files = resign_receipts(load_bundle(f.bundle).files, Ed25519PrivateKey.generate())
     for name in ("relay/receipts.json", "relay/receipts.sig"):
         (forged / name).write_bytes(files[name])
-    r = run_tool("dydx-audit", "verify", forged)
+    r = run_tool("dydx-audit", "verify", forged, "--unpinned")
     assert (
         r.code == 0 and "relay key not pinned" in r.out
     )  # self-consistent, and the auditor is told why it is not enough

@@ -2,7 +2,8 @@
 
 Nothing here holds or asks for a key: verify recomputes hashes and recovers signers, report renders what
 verify found, compare diffs two cold machines' outputs. Exit status 0 means every check passed (verify,
-report) or no difference was found (compare); 1 otherwise.
+report) — for verify, against pinned keys or with an explicit --unpinned — or no difference was found
+(compare); 1 otherwise.
 """
 
 from __future__ import annotations
@@ -56,29 +57,74 @@ def _signer(address: str | None) -> str | None:
         raise UsageError(f"--address: {exc.message}") from None
 
 
+def _log_head(value: str | None) -> str | None:
+    import re
+
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise UsageError("--log-head must be the 64 hex digits the cold machine printed after a signature")
+    return text
+
+
+def _unpinned(signer: str | None, relay_key: str | None, cold_only: bool) -> list[str]:
+    missing = [] if signer is not None else ["--address"]
+    if relay_key is None and not cold_only:
+        missing.append("--relay-key")
+    return missing
+
+
 @click.command()
 @_bundle
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON (for pipelines).")
 @_relay_key
 @_address
 @_cold_only
-def verify(bundle: Path, as_json: bool, relay_key: str | None, signer: str | None, cold_only: bool) -> int:
+@click.option(
+    "--log-head",
+    help="The SHA-256 of an evidence-log line the operator wrote down after signing; the log must hold it.",
+)
+@click.option(
+    "--unpinned",
+    is_flag=True,
+    help="Accept a verdict without --address and --relay-key (it then proves only that the bundle agrees "
+    "with itself): without this flag an unpinned run exits 1.",
+)
+def verify(
+    bundle: Path,
+    as_json: bool,
+    relay_key: str | None,
+    signer: str | None,
+    cold_only: bool,
+    log_head: str | None,
+    unpinned: bool,
+) -> int:
     """Check an evidence bundle (directory or .tar): every hash, every signature, the chain from the cold
     key's manifest to the relay's receipts, the evidence log, and that no secret is in it. One line per
-    check: PASS or FAIL, the check, the artefact, why."""
+    check: PASS or FAIL, the check, the artefact, why. Pin the keys the firm registered (--address,
+    --relay-key): a bundle checked only against the keys it states could have been made by anyone."""
     from dydx_airgap.shared.evidence.files import load_bundle
     from dydx_airgap.shared.evidence.verify import verify_bundle
 
-    result = verify_bundle(load_bundle(bundle), _pinned(relay_key), cold_only, _signer(signer))
+    head = _log_head(log_head)
+    result = verify_bundle(load_bundle(bundle), _pinned(relay_key), cold_only, _signer(signer), log_head=head)
+    missing = _unpinned(signer, relay_key, cold_only)
+    accepted = result.ok and (not missing or unpinned)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
+        click.echo(json.dumps({**result.to_json(), "unpinned": missing, "accepted": accepted}, indent=2))
     else:
         for check in result.checks:
             click.echo(check.line())
         failed = len(result.failures)
         verdict = f"all {len(result.checks)} checks pass" if result.ok else f"{failed} check(s) FAIL"
+        if missing:
+            verdict += (
+                f", UNPINNED (no {' or '.join(missing)}): the bundle agrees with itself, not with the keys "
+                "the firm registered" + ("" if unpinned else "; pass them, or --unpinned to accept this")
+            )
         click.echo(f"verdict: {verdict}")
-    return 0 if result.ok else 1
+    return 0 if accepted else 1
 
 
 @click.command()
