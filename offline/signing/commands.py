@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from dydx_airgap.offline.evidence.log import append_entry
+from dydx_airgap.offline.evidence.log import append_entry, log_head
 from dydx_airgap.offline.keys.sources import AccountKey, load_one_key
 from dydx_airgap.offline.options import (
     accept_clock_offset_option,
@@ -105,7 +105,7 @@ def finish(
     how = confirm(p.fingerprint, yes)
     # The review may have taken longer than the request's life: never release a request already dead.
     check_not_expired(p.expires, clock, f"this {p.kind}")
-    append_entry(
+    entry = append_entry(
         evidence_log,
         "sign",
         {
@@ -127,6 +127,9 @@ def finish(
     if again.to_bytes() != p.to_bytes():
         raise VerificationError(f"{out} does not read back as written")
     _verify_signatures(again)
+    head = log_head(entry)
+    # For the operator's paper record: `dydx-audit verify --log-head` proves a later bundle still holds it.
+    click.echo(f"evidence log {evidence_log.absolute()}: entry {entry['seq']}, head {head}", err=True)
     if as_json:
         click.echo(
             json.dumps(
@@ -136,6 +139,7 @@ def finish(
                     "fingerprint": p.fingerprint,
                     "file": str(out),
                     "expires": p.expires,
+                    "log_head": head,
                 }
             )
         )
