@@ -96,6 +96,28 @@ def write_secret_file(path: str | os.PathLike[str], data: bytes) -> Path:
     return atomic_write_bytes(path, data, 0o600)
 
 
+def make_dirs(path: str | os.PathLike[str], mode: int) -> Path:
+    """Create ``path`` and any missing parents with ``mode`` exactly (whatever the umask); directories that
+    already exist are left as they are — we never change the mode of a directory we did not create."""
+    directory = Path(path)
+    missing: list[Path] = []
+    probe = directory
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for component in reversed(missing):
+        try:
+            os.mkdir(component, mode)
+        except FileExistsError:
+            continue  # made by someone else meanwhile: not ours to chmod
+        except OSError as exc:
+            raise InputError(f"cannot create directory {component}: {exc.strerror}") from exc
+        os.chmod(component, mode)  # the umask may have removed bits; it must not have added any
+    if not directory.is_dir() or directory.is_symlink():
+        raise InputError(f"{directory} is not a directory")
+    return directory
+
+
 def make_secret_dir(path: str | os.PathLike[str]) -> Path:
     """Create (or check) a directory that will hold secrets: 0700, owned by us."""
     directory = Path(path)

@@ -31,6 +31,7 @@ from dydx_airgap.shared.errors import InputError, VerificationError
 from dydx_airgap.shared.ethereum.transaction import decode_signed_transaction
 from dydx_airgap.shared.fsutil import atomic_write_bytes, read_untrusted_file
 from dydx_airgap.shared.transport.payload import Payload, decode_payload
+from dydx_airgap.shared.transport.secrecy import SEED_NOTICE, carries_secret_seed, file_mode_for
 
 _file = click.Path(path_type=Path, dir_okay=False)
 
@@ -122,7 +123,7 @@ def finish(
             **(extra_log or {}),
         },
     )
-    atomic_write_bytes(out, p.to_bytes())
+    atomic_write_bytes(out, p.to_bytes(), file_mode_for(p.kind))
     again = decode_payload(read_untrusted_file(out))
     if again.to_bytes() != p.to_bytes():
         raise VerificationError(f"{out} does not read back as written")
@@ -130,6 +131,8 @@ def finish(
     head = log_head(entry)
     # For the operator's paper record: `dydx-audit verify --log-head` proves a later bundle still holds it.
     click.echo(f"evidence log {evidence_log.absolute()}: entry {entry['seq']}, head {head}", err=True)
+    if carries_secret_seed(p.kind):
+        click.echo(f"note: {out} {SEED_NOTICE}", err=True)
     if as_json:
         click.echo(
             json.dumps(

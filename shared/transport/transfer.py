@@ -18,6 +18,7 @@ from dydx_airgap.shared.transport.payload import (
     Payload,
     decode_payload,
 )
+from dydx_airgap.shared.transport.secrecy import file_mode_for
 
 
 def payload_from_sources(
@@ -67,4 +68,4 @@ def accept(data: bytes, allowed: frozenset[str], machine: str) -> Payload:
 def save(payload: Payload, out: Path) -> Path:
     if out.exists():
         raise InputError(f"{out} already exists: choose another --out")
-    return atomic_write_bytes(out, payload.to_bytes())
+    return atomic_write_bytes(out, payload.to_bytes(), file_mode_for(payload.kind))

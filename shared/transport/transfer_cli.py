@@ -10,8 +10,15 @@ from typing import Any
 import click
 
 from dydx_airgap.shared.errors import InputError
-from dydx_airgap.shared.fsutil import read_untrusted_file
+from dydx_airgap.shared.fsutil import make_dirs, read_untrusted_file
 from dydx_airgap.shared.transport.payload import MAX_PAYLOAD_BYTES, Payload, decode_payload
+from dydx_airgap.shared.transport.secrecy import (
+    PUBLIC_DIR_MODE,
+    SECRET_DIR_MODE,
+    SEED_NOTICE,
+    carries_secret_seed,
+    file_mode_for,
+)
 
 _file = click.Path(path_type=Path, dir_okay=False)
 
@@ -74,12 +81,14 @@ def make_export_command(
         if payload.kind not in allowed:
             raise InputError(f"the {machine} does not export {payload.kind} payloads")
         frames = encode_frames(payload.to_bytes(), max_fragment_len=fragment_size)
+        secret = carries_secret_seed(payload.kind)
+        mode = file_mode_for(payload.kind)
         written: list[str] = []
         if qr_dir is not None:
-            qr_dir.mkdir(parents=True, exist_ok=True)
-            written += [str(p) for p in write_png_frames(frames, qr_dir)]
+            make_dirs(qr_dir, SECRET_DIR_MODE if secret else PUBLIC_DIR_MODE)
+            written += [str(p) for p in write_png_frames(frames, qr_dir, mode=mode)]
         if html is not None:
-            written.append(str(write_html(frames, html, f"{payload.kind} {payload.fingerprint}")))
+            written.append(str(write_html(frames, html, f"{payload.kind} {payload.fingerprint}", mode=mode)))
         if on_export is not None:
             on_export(payload, payload_file.name, extra)
         if terminal:
@@ -94,6 +103,8 @@ def make_export_command(
             "frames": len(frames),
             "files": written,
         }
+        if secret and written:
+            click.echo(f"note: frames and page {SEED_NOTICE}", err=True)
         if as_json:
             click.echo(json.dumps(summary))
         else:
@@ -135,6 +146,8 @@ def make_import_command(
         if screen is not None:
             screen(payload)
         save(payload, out)
+        if carries_secret_seed(payload.kind):
+            click.echo(f"note: {out} {SEED_NOTICE}", err=True)
         summary: dict[str, Any] = {
             "kind": payload.kind,
             "network_id": payload.network_id,
