@@ -313,7 +313,18 @@ def recovery(**options: Any) -> None:
     type=click.FloatRange(0, 1000),
     help="Refuse a maximum total cost (gas limit x max fee) above this.",
 )
-@click.option("--allow-unlimited-approve", is_flag=True, help="Accept an unlimited USDC allowance.")
+@click.option(
+    "--max-approve-usdc",
+    default=1_000_000.0,
+    show_default=True,
+    type=click.FloatRange(0, 10**12),
+    help="An approve above this (or above the amount the request states) needs --allow-unlimited-approve.",
+)
+@click.option(
+    "--allow-unlimited-approve",
+    is_flag=True,
+    help="Accept an allowance above --max-approve-usdc or the stated amount, 2^256-1 included.",
+)
 def sign_tx(
     request_file: Path,
     network: Network,
@@ -324,6 +335,7 @@ def sign_tx(
     evidence_log: Path,
     max_fee_gwei: float,
     max_cost_eth: float,
+    max_approve_usdc: float,
     allow_unlimited_approve: bool,
     **kwargs: Any,
 ) -> None:
@@ -343,6 +355,7 @@ def sign_tx(
         max_fee_per_gas_wei=int(Decimal(str(max_fee_gwei)) * GWEI),
         max_cost_wei=int(Decimal(str(max_cost_eth)) * ETH),
         allow_unlimited_approve=allow_unlimited_approve,
+        max_approve_base_units=int(Decimal(str(max_approve_usdc)) * 10**6),
     )
     key = _load_one_key(kwargs, account)
     reviewed = review_tx_request(request, network, key.key, policy)
@@ -369,6 +382,7 @@ def sign_tx(
                 "max_fee_per_gas_wei": policy.max_fee_per_gas_wei,
                 "max_cost_wei": policy.max_cost_wei,
                 "allow_unlimited_approve": policy.allow_unlimited_approve,
+                "max_approve_base_units": policy.max_approve_base_units,
             },
         },
     )

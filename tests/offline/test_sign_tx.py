@@ -299,3 +299,38 @@ def test_cold_signed_transactions_run_on_a_real_evm(tmp_path: Path, keyfiles) ->
                 },
             ).json()["result"]
             assert int(receipt["status"], 16) == 1, (action, receipt)
+
+
+def test_near_unlimited_allowances_need_the_unlimited_flag(tmp_path: Path, keyfiles, figure) -> None:
+    """Finding 6: not only 2^256-1 — any allowance above the amount the request states, or above the cap
+    when it states none, is refused without --allow-unlimited-approve, by a message naming that flag."""
+    cases = [
+        (2**256 - 2, None),
+        (2**255, None),
+        (10**30, None),
+        (usdc_to_base_units("1000001"), None),  # just above the default 1,000,000 USDC cap
+        (usdc_to_base_units("500"), "100"),  # more than the deposit the request states
+        (UNLIMITED_ALLOWANCE, "100"),
+    ]
+    refused = 0
+    for amount, stated in cases:
+        data = ApproveCall(LOCAL.stark_perpetual, amount).encode()
+        r, out = sign(tmp_path, keyfiles, request("approve", to=LOCAL.usdc, data=data, amount=stated))
+        refused += r.code != 0 and "--allow-unlimited-approve" in r.err and not out.exists()
+    figure(
+        f"approve: allowances above the stated amount or cap refused without the flag in {refused} of {len(cases)}"
+    )
+    assert refused == len(cases)
+    r, out = sign(
+        tmp_path,
+        keyfiles,
+        request("approve", to=LOCAL.usdc, data=ApproveCall(LOCAL.stark_perpetual, 2**256 - 2).encode()),
+        "--allow-unlimited-approve",
+    )
+    assert r.code == 0 and "above the cap" in r.out, r
+    r, out = sign(
+        tmp_path,
+        keyfiles,
+        request("approve", to=LOCAL.usdc, data=ApproveCall(LOCAL.stark_perpetual, 10**6).encode()),
+    )
+    assert r.code == 0, r  # a modest allowance with no stated amount stays under the cap
