@@ -31,6 +31,7 @@ from dydx_airgap.online.options import (
     address_option,
     allow_host_option,
     api_option,
+    expect_address_option,
     json_option,
     network_option,
     rpc_option,
@@ -234,9 +235,16 @@ class _Progress:
     is_flag=True,
     help="If the node no longer knows an already-broadcast transaction, send the same bytes again.",
 )
+@expect_address_option
 @json_option
 def broadcast(
-    signed_file: Path, rpc_url: str, state_dir: Path | None, timeout: float, rebroadcast: bool, as_json: bool
+    signed_file: Path,
+    rpc_url: str,
+    state_dir: Path | None,
+    timeout: float,
+    rebroadcast: bool,
+    expect_addresses: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Broadcast a signed-tx from the cold machine, once, and wait for its receipt.
 
@@ -254,6 +262,7 @@ def broadcast(
         rebroadcast=rebroadcast,
         progress=progress,
         report=_err,
+        expect_addresses=expect_addresses,
     )
     try:
         result = broadcast_signed(data, options)

@@ -16,6 +16,7 @@ from dydx_airgap.online.options import (
     address_option,
     allow_host_option,
     api_option,
+    expect_address_option,
     http_timeout_option,
     json_option,
     network_option,
@@ -85,6 +86,7 @@ def _render_submit(result: object) -> list[str]:
 @allow_host_option
 @http_timeout_option
 @retry_base_option
+@expect_address_option
 @json_option
 def submit(
     payload_file: Path,
@@ -94,6 +96,7 @@ def submit(
     allow_host: bool,
     timeout: float,
     retry_base: float,
+    expect_addresses: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Verify a signed payload from the cold machine and submit it to the API (journaled, idempotent)."""
@@ -107,6 +110,7 @@ def submit(
         timeout=timeout,
         retry=RetryPolicy(base_delay=retry_base),
         report=_progress,
+        expect_addresses=expect_addresses,
     )
     result = submit_payload(data, api_url, network, options)
     if as_json:
@@ -257,3 +261,16 @@ def account_command(
         f"STARK key {account.get('starkKey')}, "
         f"quote balance {account.get('quoteBalance')} USDC, equity {account.get('equity')}"
     )
+
+
+@click.command("pin-address")
+@click.argument("address")
+@state_option
+def pin_address(address: str, state_dir: Path | None) -> None:
+    """Pin a firm Ethereum address in the relay's state: from then on, submit and broadcast refuse payloads
+    signed by any key not pinned (or named with --expect-address)."""
+    from dydx_airgap.online.firm_addresses import add_pin
+    from dydx_airgap.online.state_dir import default_state_dir
+
+    pinned, pins = add_pin(state_dir or default_state_dir(), address)
+    click.echo(f"pinned {pinned}; {len(pins)} firm address(es) pinned")

@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from dydx_airgap.online.firm_addresses import require_firm_address
 from dydx_airgap.online.http import RetryPolicy, system_jitter
 from dydx_airgap.online.relay.api_client import (
     ApiClient,
@@ -89,6 +90,8 @@ class RelayOptions:
     settle_after_ambiguity: bool = True
     report: Callable[[str], None] = _quiet
     now: Callable[[], datetime] = now_utc
+    #: Firm addresses allowed besides those pinned in the state directory (``--expect-address``).
+    expect_addresses: tuple[str, ...] = ()
 
     def client(self, target: ApiTarget) -> ApiClient:
         return ApiClient(
@@ -156,6 +159,9 @@ def submit_payload(
     checked = check_payload(data, net, now=options.now())
     target = resolve_api_target(api_url, net, allow_host=options.allow_host)
     with locked_state_dir(options.state_dir) as state_dir, Journal.open(state_dir) as journal:
+        note = require_firm_address(checked.address, state_dir, options.expect_addresses)
+        if note is not None:
+            options.report(note)
         keys = checked.request_keys(target.origin)
         existing = journal.find(keys)
         if existing is not None:
