@@ -170,6 +170,8 @@ def compare(dir_a: Path, dir_b: Path, as_json: bool) -> int:
         click.echo(difference.line())
     for note in result.notes:
         click.echo(f"note: {note}")
+    for skipped in result.skipped:
+        click.echo(f"skipped: {skipped}")
     verdict = "identical" if result.identical else f"{len(result.differences)} difference(s)"
     click.echo(f"verdict: {verdict}")
     return 0 if result.identical else 1
