@@ -279,6 +279,14 @@ class _Run:
             if message != exc.message:
                 raise type(exc)(message) from None
             raise
+        except BaseException as exc:
+            # Not one of ours (a bug, an interrupt): the request may have gone out, so the entry must not
+            # stay "sending" as if nothing had happened — it is marked ambiguous, to be checked next run.
+            if self.entry is not None and self.entry.state == "sending":
+                self._update(
+                    state="ambiguous", note=f"interrupted by {type(exc).__name__}; check before resending"
+                )
+            raise
 
     def _execute(self) -> SubmitResult:
         c = self.checked
