@@ -23,6 +23,7 @@ from dydx_airgap.online.options import (
     retry_base_option,
     state_option,
 )
+from dydx_airgap.shared.cli_support import say
 from dydx_airgap.shared.dydx_v3.networks import get_network
 from dydx_airgap.shared.errors import InputError
 from dydx_airgap.shared.ethereum.address import parse_address, to_checksum_address
@@ -41,7 +42,7 @@ _DETAIL_LABELS = {
 
 
 def _progress(line: str) -> None:
-    click.echo(f"relay: {line}", err=True)
+    say(f"relay: {line}", err=True)
 
 
 def _render_submit(result: object) -> list[str]:
@@ -117,7 +118,7 @@ def submit(
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
         for line in _render_submit(result):
-            click.echo(line)
+            say(line)
 
 
 @click.command("time")
@@ -143,7 +144,7 @@ def time_command(
     if as_json:
         click.echo(json.dumps({"file": str(out), "fingerprint": payload.fingerprint, **dict(body)}, indent=2))
         return
-    click.echo(
+    say(
         f"wrote {out}: server time {body['server_time']}, relay time {body['relay_time']} "
         f"(from {body['source']}), fingerprint {payload.fingerprint}"
     )
@@ -220,10 +221,10 @@ def list_keys(
             )
         )
         return
-    click.echo(f"API keys of {checksum} at {target.origin} ({len(rows)}):")
+    say(f"API keys of {checksum} at {target.origin} ({len(rows)}):")
     for row in rows:
         held = f"secret {REDACTED} (stored here)" if row["stored"] else "secret not held by this relay"
-        click.echo(f"  {row['key']}  {row['label'] or '-':<8} {held}")
+        say(f"  {row['key']}  {row['label'] or '-':<8} {held}")
 
 
 @click.command("account")
@@ -255,8 +256,8 @@ def account_command(
     if as_json:
         click.echo(json.dumps({"user": user, "account": account}, indent=2))
         return
-    click.echo(f"user {checksum}: registered on L1: {user.get('isRegistered')}")
-    click.echo(
+    say(f"user {checksum}: registered on L1: {user.get('isRegistered')}")
+    say(
         f"account {account.get('id')}: position {account.get('positionId')}, "
         f"STARK key {account.get('starkKey')}, "
         f"quote balance {account.get('quoteBalance')} USDC, equity {account.get('equity')}"
@@ -273,4 +274,4 @@ def pin_address(address: str, state_dir: Path | None) -> None:
     from dydx_airgap.online.state_dir import default_state_dir
 
     pinned, pins = add_pin(state_dir or default_state_dir(), address)
-    click.echo(f"pinned {pinned}; {len(pins)} firm address(es) pinned")
+    say(f"pinned {pinned}; {len(pins)} firm address(es) pinned")

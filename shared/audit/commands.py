@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from dydx_airgap.shared.cli_support import say
 from dydx_airgap.shared.errors import UsageError
 from dydx_airgap.shared.fsutil import atomic_write_text
 
@@ -115,7 +116,7 @@ def verify(
         click.echo(json.dumps({**result.to_json(), "unpinned": missing, "accepted": accepted}, indent=2))
     else:
         for check in result.checks:
-            click.echo(check.line())
+            say(check.line())
         failed = len(result.failures)
         verdict = f"all {len(result.checks)} checks pass" if result.ok else f"{failed} check(s) FAIL"
         if missing:
@@ -123,7 +124,7 @@ def verify(
                 f", UNPINNED (no {' or '.join(missing)}): the bundle agrees with itself, not with the keys "
                 "the firm registered" + ("" if unpinned else "; pass them, or --unpinned to accept this")
             )
-        click.echo(f"verdict: {verdict}")
+        say(f"verdict: {verdict}")
     return 0 if accepted else 1
 
 
@@ -145,7 +146,7 @@ def report(bundle: Path, html_out: Path, relay_key: str | None, signer: str | No
     result = verify_bundle(files, _pinned(relay_key), cold_only, _signer(signer))
     atomic_write_text(html_out, render_report(result, files))
     verdict = "all checks pass" if result.ok else f"{len(result.failures)} check(s) FAIL"
-    click.echo(f"wrote {html_out}: {verdict}")
+    say(f"wrote {html_out}: {verdict}")
     return 0 if result.ok else 1
 
 
@@ -163,15 +164,15 @@ def compare(dir_a: Path, dir_b: Path, as_json: bool) -> int:
         click.echo(json.dumps(result.to_json(), indent=2))
         return 0 if result.identical else 1
     for item in IGNORED:
-        click.echo(f"ignored: {item}")
+        say(f"ignored: {item}")
     for path in result.same:
-        click.echo(f"SAME {path}")
+        say(f"SAME {path}")
     for difference in result.differences:
-        click.echo(difference.line())
+        say(difference.line())
     for note in result.notes:
-        click.echo(f"note: {note}")
+        say(f"note: {note}")
     for skipped in result.skipped:
-        click.echo(f"skipped: {skipped}")
+        say(f"skipped: {skipped}")
     verdict = "identical" if result.identical else f"{len(result.differences)} difference(s)"
-    click.echo(f"verdict: {verdict}")
+    say(f"verdict: {verdict}")
     return 0 if result.identical else 1

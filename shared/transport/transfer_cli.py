@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from dydx_airgap.shared.cli_support import say
 from dydx_airgap.shared.errors import InputError
 from dydx_airgap.shared.fsutil import make_dirs, read_untrusted_file
 from dydx_airgap.shared.transport.payload import MAX_PAYLOAD_BYTES, Payload, decode_payload
@@ -94,7 +95,7 @@ def make_export_command(
         if terminal:
             for i, frame in enumerate(frames, 1):
                 click.echo(render_terminal(frame))
-                click.echo(f"frame {i}/{len(frames)}  {payload.fingerprint}")
+                say(f"frame {i}/{len(frames)}  {payload.fingerprint}")
         summary = {
             "kind": payload.kind,
             "network_id": payload.network_id,
@@ -104,11 +105,11 @@ def make_export_command(
             "files": written,
         }
         if secret and written:
-            click.echo(f"note: frames and page {SEED_NOTICE}", err=True)
+            say(f"note: frames and page {SEED_NOTICE}", err=True)
         if as_json:
             click.echo(json.dumps(summary))
         else:
-            click.echo(f"exported {payload.summary()} as {len(frames)} frame(s)")
+            say(f"exported {payload.summary()} as {len(frames)} frame(s)")
 
     return export
 
@@ -147,7 +148,7 @@ def make_import_command(
             screen(payload)
         save(payload, out)
         if carries_secret_seed(payload.kind):
-            click.echo(f"note: {out} {SEED_NOTICE}", err=True)
+            say(f"note: {out} {SEED_NOTICE}", err=True)
         summary: dict[str, Any] = {
             "kind": payload.kind,
             "network_id": payload.network_id,
@@ -158,6 +159,6 @@ def make_import_command(
         if as_json:
             click.echo(json.dumps(summary))
         else:
-            click.echo(f"imported {payload.summary()} -> {out}")
+            say(f"imported {payload.summary()} -> {out}")
 
     return import_
