@@ -131,6 +131,20 @@ def make_secret_dir(path: str | os.PathLike[str]) -> Path:
     return directory
 
 
+def require_regular_file(path: Path, what: str) -> None:
+    """For a file a library will open itself (a video): not a link, a FIFO or a device."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        raise InputError(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise InputError(f"{what} {path} is a symbolic link: refusing to follow it; pass the real file")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{what} {path} is not a regular file")
+
+
 def read_untrusted_file(path: str | os.PathLike[str], cap: int = DEFAULT_READ_CAP) -> bytes:
     """Read a regular file once into memory: no symlinks, no devices or FIFOs, no more than ``cap`` bytes.
 

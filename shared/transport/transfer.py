@@ -41,7 +41,10 @@ def payload_from_sources(
     if images:
         paths: list[Path] = []
         for item in images:
+            if item.is_symlink():
+                raise InputError(f"{item} is a symbolic link: refusing to follow it; pass the real path")
             if item.is_dir():
+                # Every entry is then read by read_untrusted_file: links, FIFOs and devices are refused there.
                 found = sorted(p for p in item.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
                 if not found:
                     raise InputError(f"{item} holds no .png or .jpg images")
