@@ -119,15 +119,24 @@ def make_dirs(path: str | os.PathLike[str], mode: int) -> Path:
 
 
 def make_secret_dir(path: str | os.PathLike[str]) -> Path:
-    """Create (or check) a directory that will hold secrets: 0700, owned by us."""
+    """Create (or check) a directory that will hold secrets: 0700, owned by us.
+
+    Missing components (parents included) are created 0700 whatever the umask. An existing directory is
+    never chmod-ed — it may be shared (a sticky /tmp-like directory, a project folder): one that others
+    can enter, or that someone else owns, is refused with the fix in the message.
+    """
     directory = Path(path)
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create directory {directory}: {exc.strerror}") from exc
-    st = directory.stat()
+    if directory.is_symlink():
+        raise InputError(f"{directory} is a symbolic link: give the real directory for secrets")
+    make_dirs(directory, 0o700)
+    st = directory.lstat()
+    if st.st_uid != os.geteuid():
+        raise InputError(f"{directory} belongs to another user: choose a directory of your own for secrets")
     if stat.S_IMODE(st.st_mode) & 0o077:
-        os.chmod(directory, 0o700)
+        raise InputError(
+            f"{directory} is open to others (mode {stat.S_IMODE(st.st_mode):04o}) and would hold secrets: "
+            f"run 'chmod 700 {directory}' if it is yours alone, or name a new directory"
+        )
     return directory
 
 
