@@ -80,6 +80,17 @@ def gwei_text(wei: int) -> str:
     return (f"{whole}.{frac:09d}".rstrip("0").rstrip(".") or "0") + " gwei"
 
 
+def _registration_signer_label(signer: str, network: Network) -> str:
+    """Name the signer as dYdX's only when it is a user admin on record for this network: any key can sign
+    the registration text, and only the contract (on chain) decides whether it is an admin."""
+    if any(same_address(signer, admin) for admin in network.known_user_admins):
+        return f"{signer}  (a known user-admin key of {network.name})"
+    return (
+        f"{signer}  (NOT a user-admin address on record for {network.name}: the contract accepts the "
+        "registration only if this key is one of its user admins)"
+    )
+
+
 def _registration_signer(call: RegisterUserCall) -> str:
     """Who signed keccak("UserRegistration:" ‖ ethKey ‖ starkKey): shown so the operator sees dYdX's key."""
     import coincurve
@@ -140,7 +151,7 @@ def review_tx_request(payload: Payload, network: Network, key: ColdKey, policy: 
             ("function", "registerUser(address ethKey, uint256 starkKey, bytes signature)"),
             ("ethKey", call.eth_key + "  (this key)"),
             ("starkKey", f"0x{call.stark_key:064x}  (matches the locally derived key)"),
-            ("registration by", _registration_signer(call) + "  (dYdX's user-admin key for this network)"),
+            ("registration by", _registration_signer_label(_registration_signer(call), network)),
         ]
     elif isinstance(call, ApproveCall):
         if not same_address(tx["to"], network.usdc):

@@ -334,3 +334,24 @@ def test_near_unlimited_allowances_need_the_unlimited_flag(tmp_path: Path, keyfi
         request("approve", to=LOCAL.usdc, data=ApproveCall(LOCAL.stark_perpetual, 10**6).encode()),
     )
     assert r.code == 0, r  # a modest allowance with no stated amount stays under the cap
+
+
+def test_registration_signer_is_named_dydx_only_when_it_is_a_known_admin(
+    tmp_path: Path, keyfiles, figure
+) -> None:
+    """Finding 10(b): any key can sign the registration text; the review must not call it dYdX's."""
+    from dataclasses import replace
+
+    from dydx_airgap.offline.signing.transactions import _registration_signer_label
+
+    r, _ = sign(tmp_path, keyfiles, request("register", to=LOCAL.stark_perpetual, data=register_data()))
+    assert r.code == 0, r
+    operator = "0x" + keccak256(OPERATOR.public_key.format(compressed=False)[1:])[12:].hex()
+    unknown_named_dydx = int("dYdX's user-admin key" in r.out)
+    assert "NOT a user-admin address on record" in r.out
+    known = replace(LOCAL, known_user_admins=frozenset({operator}))
+    assert "a known user-admin key" in _registration_signer_label(operator, known)
+    figure(
+        f"review: unknown registration signers labelled as dYdX's user-admin key: {unknown_named_dydx} of 1"
+    )
+    assert unknown_named_dydx == 0
