@@ -90,19 +90,49 @@ account_option = click.option(
     type=click.IntRange(0, 2**31 - 1),
     help="Account index (mnemonic: m/44'/60'/0'/0/<account>).",
 )
+#: The cold machine's one evidence-log location: set it once in the machine's profile. A second log would
+#: let a signature stay out of the bundle built from the first.
+EVIDENCE_LOG_SETTING = "DYDX_AIRGAP_EVIDENCE_LOG"
+
+
+def _evidence_log(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    import os
+
+    setting = os.environ.get(EVIDENCE_LOG_SETTING)
+    source = ctx.get_parameter_source(param.name or "evidence_log")
+    explicit = source is click.core.ParameterSource.COMMANDLINE
+    if setting and explicit and Path(setting).absolute() != value.absolute():
+        raise click.BadParameter(
+            f"this machine's evidence log is {setting} ({EVIDENCE_LOG_SETTING}); one log per machine: "
+            "drop --evidence-log or change the setting"
+        )
+    return value
+
+
 evidence_log_option = click.option(
     "--evidence-log",
     type=_file,
     default=DEFAULT_EVIDENCE_LOG,
     show_default=True,
-    help="Append-only, hash-chained record of every signature and export.",
+    envvar=EVIDENCE_LOG_SETTING,
+    show_envvar=True,
+    callback=_evidence_log,
+    help="Append-only, hash-chained record of every signature and export; set it once for the machine with "
+    f"{EVIDENCE_LOG_SETTING} (a differing --evidence-log is then refused).",
 )
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print the result as JSON (any review goes to stderr)."
 )
 yes_option = click.option("--yes", is_flag=True, help="Do not ask; recorded as scripted in the evidence log.")
 clock_from_option = click.option(
-    "--clock-from", type=_file, help="A `time` payload from the relay, to correct this clock."
+    "--clock-from",
+    type=_file,
+    help="A `time` payload from the relay, to correct this clock (by at most 300 s).",
+)
+accept_clock_offset_option = click.option(
+    "--accept-clock-offset",
+    is_flag=True,
+    help="Let --clock-from move this clock by more than 300 s (up to 7 days), after comparing both clocks.",
 )
 
 

@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "dydx_airgap.online.relay.commands:api_keys",
         "List a user's API keys with the stored credentials (secrets redacted).",
     ),
+    "pin-address": (
+        "dydx_airgap.online.relay.commands:pin_address",
+        "Pin a firm Ethereum address: payloads of other keys are then refused.",
+    ),
     "serve-local": (
         "dydx_airgap.online.rehearsal.commands:serve_local",
         "Run the local dYdX-v3-compatible API (rehearsals and tests).",

@@ -48,6 +48,14 @@ node_option = click.option(
 rpc_option = click.option(
     "--rpc", "rpc_url", required=True, metavar="URL", help="JSON-RPC URL of an Ethereum node of the network."
 )
+expect_address_option = click.option(
+    "--expect-address",
+    "expect_addresses",
+    multiple=True,
+    metavar="ADDR",
+    help="A firm address whose payloads may be sent (repeatable; with those pinned by 'dydx-relay "
+    "pin-address'); a payload of any other key is refused.",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 http_timeout_option = click.option(
     "--timeout",

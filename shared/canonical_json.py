@@ -17,10 +17,40 @@ MAX_DEPTH = 12
 MAX_INT_DIGITS = 80  # uint256 needs 78
 
 
+def _scalar_text(text: str) -> None:
+    """JSON may escape a lone surrogate (\\ud800); Python keeps it, and it cannot be UTF-8: refuse it here,
+    as a format error, rather than as an encoding crash wherever the text is next written."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FormatError(
+            "JSON text holds a lone surrogate escape (like \\ud800), which is no character"
+        ) from None
+
+
+def check_unicode_text(value: Any, depth: int = 0) -> None:
+    """Every string and key in a decoded JSON value is valid Unicode (no lone surrogates); for decoders of
+    outside JSON that is not canonical (API and node answers)."""
+    if depth > MAX_DEPTH * 4:
+        raise FormatError("JSON nests too deeply")
+    if isinstance(value, str):
+        _scalar_text(value)
+    elif isinstance(value, list):
+        for item in value:
+            check_unicode_text(item, depth + 1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_unicode_text(key, depth + 1)
+            check_unicode_text(item, depth + 1)
+
+
 def _check(value: Any, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
         raise FormatError("JSON nests too deeply")
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    if isinstance(value, str):
+        _scalar_text(value)
+        return
+    if isinstance(value, bool) or value is None:
         return
     if isinstance(value, int):
         if len(str(abs(value))) > MAX_INT_DIGITS:
@@ -36,6 +66,7 @@ def _check(value: Any, depth: int = 0) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise FormatError("JSON object keys must be strings")
+            _scalar_text(key)
             _check(item, depth + 1)
         return
     raise FormatError(f"value of type {type(value).__name__} cannot be encoded as payload JSON")

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from dydx_airgap.shared.display import escape_for_display
 from dydx_airgap.shared.errors import AirgapError
 
 EXIT_INTERNAL = 70
@@ -53,8 +54,15 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
+def say(text: str, err: bool = False) -> None:
+    """Print human-readable output whose values may have come from outside (an API, a node, a file):
+    each line passes the display escaper, so control and bidi characters cannot rewrite the screen."""
+    click.echo("\n".join(escape_for_display(line, max_len=4000) for line in text.split("\n")), err=err)
+
+
 def fail(message: str, code: int = 1) -> int:
-    click.echo(f"error: {message}", err=True)
+    # Error messages quote outside values too (a field, a server's message): escaped like any output.
+    click.echo(f"error: {escape_for_display(message, max_len=4000)}", err=True)  # one line, always
     return code
 
 

@@ -96,17 +96,62 @@ def write_secret_file(path: str | os.PathLike[str], data: bytes) -> Path:
     return atomic_write_bytes(path, data, 0o600)
 
 
-def make_secret_dir(path: str | os.PathLike[str]) -> Path:
-    """Create (or check) a directory that will hold secrets: 0700, owned by us."""
+def make_dirs(path: str | os.PathLike[str], mode: int) -> Path:
+    """Create ``path`` and any missing parents with ``mode`` exactly (whatever the umask); directories that
+    already exist are left as they are — we never change the mode of a directory we did not create."""
     directory = Path(path)
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create directory {directory}: {exc.strerror}") from exc
-    st = directory.stat()
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        os.chmod(directory, 0o700)
+    missing: list[Path] = []
+    probe = directory
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for component in reversed(missing):
+        try:
+            os.mkdir(component, mode)
+        except FileExistsError:
+            continue  # made by someone else meanwhile: not ours to chmod
+        except OSError as exc:
+            raise InputError(f"cannot create directory {component}: {exc.strerror}") from exc
+        os.chmod(component, mode)  # the umask may have removed bits; it must not have added any
+    if not directory.is_dir() or directory.is_symlink():
+        raise InputError(f"{directory} is not a directory")
     return directory
+
+
+def make_secret_dir(path: str | os.PathLike[str]) -> Path:
+    """Create (or check) a directory that will hold secrets: 0700, owned by us.
+
+    Missing components (parents included) are created 0700 whatever the umask. An existing directory is
+    never chmod-ed — it may be shared (a sticky /tmp-like directory, a project folder): one that others
+    can enter, or that someone else owns, is refused with the fix in the message.
+    """
+    directory = Path(path)
+    if directory.is_symlink():
+        raise InputError(f"{directory} is a symbolic link: give the real directory for secrets")
+    make_dirs(directory, 0o700)
+    st = directory.lstat()
+    if st.st_uid != os.geteuid():
+        raise InputError(f"{directory} belongs to another user: choose a directory of your own for secrets")
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        raise InputError(
+            f"{directory} is open to others (mode {stat.S_IMODE(st.st_mode):04o}) and would hold secrets: "
+            f"run 'chmod 700 {directory}' if it is yours alone, or name a new directory"
+        )
+    return directory
+
+
+def require_regular_file(path: Path, what: str) -> None:
+    """For a file a library will open itself (a video): not a link, a FIFO or a device."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        raise InputError(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise InputError(f"{what} {path} is a symbolic link: refusing to follow it; pass the real file")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{what} {path} is not a regular file")
 
 
 def read_untrusted_file(path: str | os.PathLike[str], cap: int = DEFAULT_READ_CAP) -> bytes:

@@ -43,7 +43,7 @@ from dydx_airgap.shared.evidence.message import manifest_message
 from dydx_airgap.shared.evidence.verify import Verification, verify_bundle
 from dydx_airgap.shared.transport.payload import decode_payload
 
-from .conftest import TEST_MNEMONIC, run_tool
+from .conftest import TEST_MNEMONIC, run_tool, write_secret
 from .test_evidence import NETWORK, Flow, cold_run, resign_receipts, shared_flow
 
 
@@ -123,7 +123,7 @@ def test_verify_passes_on_directory_and_archive_and_pins_the_relay_key(flow: Flo
         ):
             assert f"PASS {name} " in r.out, name
         assert "pinned relay key" in r.out and "pinned address" in r.out and "not pinned" not in r.out
-    r = run_tool("dydx-audit", "verify", f.tar, "--json")
+    r = run_tool("dydx-audit", "verify", f.tar, "--json", "--unpinned")
     assert r.code == 0
     report = json.loads(r.out)
     assert report["ok"] is True and report["address"] == f.address and report["relay_key"] == f.relay_key
@@ -174,6 +174,28 @@ def test_a_bundle_signed_by_another_cold_key_fails_against_the_pinned_address(fl
         f"FAIL manifest-signature manifest.sig: the bundle is signed by {flow.address}, not the pinned "
         f"{other} (manifest.json)"
     ]
+
+
+def test_unpinned_verify_says_so_and_exits_non_zero_without_the_flag(flow: Flow, figure) -> None:
+    """Finding 10(d): a verdict against the keys a bundle states proves only self-consistency."""
+    f = flow
+    runs = {
+        "no pins": [],
+        "address only": ["--address", f.address],
+        "relay key only": ["--relay-key", f.relay_key],
+        "no pins, --json": ["--json"],
+    }
+    refused = 0
+    for extra in runs.values():
+        r = run_tool("dydx-audit", "verify", f.bundle, *extra)
+        said = "UNPINNED" in r.out or (r.out.startswith("{") and bool(json.loads(r.out)["unpinned"]))
+        refused += r.code == 1 and said
+    figure(f"audit: unpinned verify runs exiting 1 with an UNPINNED verdict: {refused} of {len(runs)}")
+    assert refused == len(runs)
+    r = run_tool("dydx-audit", "verify", f.bundle, "--unpinned")
+    assert r.code == 0 and "UNPINNED" in r.out.splitlines()[-1], r
+    r = run_tool("dydx-audit", "verify", f.bundle, "--address", f.address, "--relay-key", f.relay_key)
+    assert r.code == 0 and "UNPINNED" not in r.out, r
 
 
 def test_bad_relay_key_option_is_a_usage_error(flow: Flow) -> None:
@@ -326,7 +348,7 @@ def test_receipts_resigned_by_another_key_fail_against_the_pinned_key(flow: Flow
     files = resign_receipts(load_bundle(f.bundle).files, Ed25519PrivateKey.generate())
     for name in ("relay/receipts.json", "relay/receipts.sig"):
         (forged / name).write_bytes(files[name])
-    r = run_tool("dydx-audit", "verify", forged)
+    r = run_tool("dydx-audit", "verify", forged, "--unpinned")
     assert (
         r.code == 0 and "relay key not pinned" in r.out
     )  # self-consistent, and the auditor is told why it is not enough
@@ -445,25 +467,53 @@ def test_compare_two_cold_runs_with_the_same_inputs_and_a_different_account(
     r = run_tool("dydx-audit", "compare", f.cold, second)
     assert r.code == 0, r
     assert "verdict: identical" in r.out and "DIFF" not in r.out
-    for name in ("onboarding.json", "apikey.json", f"public-{NETWORK}-0000.json", "evidence.jsonl"):
+    for name in ("apikey.json", f"public-{NETWORK}-0000.json", "evidence.jsonl"):
         assert f"SAME {name}" in r.out
     assert r.out.startswith("ignored: payload id, created, expires")
-    assert "vault not compared" in r.out
-    # The onboarding signature is deterministic (RFC 6979): compared byte for byte, and equal.
-    one, two = (
-        json.loads((d / "onboarding.json").read_text())["body"]["signature"] for d in (f.cold, second)
-    )
-    assert one == two
+    # Secrets are never opened: the vault and the seed-carrying onboarding payload (0600) are skipped.
+    assert "skipped: cold/onboarding.json" in r.out and ".dydx-vault (mode 0600" in r.out
     # The bundle compares as its cold part.
     assert run_tool("dydx-audit", "compare", f.bundle, second).code == 0
     # Another account, same file names: the differing fields are named.
     third = tmp_path / "third"
-    cold_run(tmp_path, f.mnemonic, third, account=1, api_key=False)
+    cold_run(tmp_path, f.mnemonic, third, account=1)
     r = run_tool("dydx-audit", "compare", f.cold, third, "--json")
     assert r.code == 1
     result = json.loads(r.out)
     fields = {(d["path"], d["field"]) for d in result["differences"]}
-    for name in ("address", "body.account", "body.signature", "body.stark_public_key"):
-        assert ("onboarding.json", name) in fields, name
-    assert ("apikey.json", None) in fields  # only in A
+    assert ("apikey.json", "address") in fields
+    assert any(path == "evidence.jsonl entry 1" and field == "address" for path, field in fields), fields
     assert not any(field in ("id", "created", "expires", "origin", "seal") for _, field in fields)
+
+
+def test_compare_never_opens_secret_files_and_says_which_it_skipped(tmp_path: Path, figure) -> None:
+    """Finding 3: compare printed a SHA-256 prefix of every differing file, a vault passphrase file included."""
+    import hashlib
+
+    secrets = {
+        "vault-pass.txt": ("correct horse battery", "staple battery horse"),
+        "mnemonic.txt": ("abandon " * 11 + "about", "zoo " * 11 + "wrong"),
+        "keystore.json": ('{"crypto": 1}', '{"crypto": 2}'),
+        "accounts.dydx-vault": ("vault A", "vault B"),
+    }
+    sides = [tmp_path / "A", tmp_path / "B"]
+    for i, side in enumerate(sides):
+        side.mkdir()
+        (side / "notes.txt").write_text(f"public note {i}\n")
+        for name, contents in secrets.items():
+            write_secret(side / name, contents[i])
+    r = run_tool("dydx-audit", "compare", *sides)
+    assert r.code == 1 and "DIFF notes.txt" in r.out, r  # public files are still compared
+    kept_private = 0
+    for name, contents in secrets.items():
+        digests = [hashlib.sha256((c + "\n").encode()).hexdigest()[:16] for c in contents]
+        listed = all(f"skipped: {side.name}/{name}" in r.out for side in sides)
+        kept_private += (
+            listed and not any(d in r.out + r.err for d in digests) and f"DIFF {name}" not in r.out
+        )
+    figure(
+        f"audit: secret files compare skipped and named, no digest printed: {kept_private} of {len(secrets)}"
+    )
+    assert kept_private == len(secrets)
+    for public in ("public note 0\n", "public note 1\n"):
+        assert hashlib.sha256(public.encode()).hexdigest()[:16] not in r.out

@@ -441,7 +441,7 @@ def test_signed_transaction_and_its_broadcast_receipt(evidence_flow: Flow, tmp_p
     assert "cold/approve-request.json" in names and "cold/approve-signed.json" in names
     ok("dydx-relay", "evidence", "add-receipts", bundle, "--state", state)
     key = json.loads(ok("dydx-relay", "evidence-key", "--state", state, "--json"))["public_key"]
-    r = run_tool("dydx-audit", "verify", bundle, "--relay-key", key)
+    r = run_tool("dydx-audit", "verify", bundle, "--relay-key", key, "--address", f.address)
     assert r.code == 0, r.out
     assert "PASS transaction cold/approve-signed.json" in r.out and "1 transaction(s)" in r.out
     receipt = parse_receipts(load_bundle(bundle).files["relay/receipts.json"]).transactions[0]

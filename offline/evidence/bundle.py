@@ -40,6 +40,7 @@ from dydx_airgap.shared.evidence.verify import Verification, verify_bundle
 from dydx_airgap.shared.fsutil import read_untrusted_file
 from dydx_airgap.shared.timestamps import iso_ms, now_utc
 from dydx_airgap.shared.transport.payload import MAX_PAYLOAD_BYTES, Payload, decode_payload
+from dydx_airgap.shared.transport.secrecy import bytes_carry_secret_seed
 
 #: Files in one --from directory we are willing to look at (USB sticks with photo archives exist).
 MAX_FILES_PER_DIR = 20_000
@@ -75,9 +76,11 @@ def _index(directories: list[Path], skip: set[Path]) -> list[Candidate]:
             path = Path(entry.path)
             if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_PAYLOAD_BYTES or path.resolve() in skip:
                 continue
-            if not st.st_mode & 0o044:
-                continue  # readable by its owner only: a secret (vault, mnemonic, password), never evidence
             data = read_untrusted_file(path, cap=MAX_PAYLOAD_BYTES)
+            if not st.st_mode & 0o044 and not bytes_carry_secret_seed(data):
+                # Readable by its owner only: a secret (vault, mnemonic, password), never evidence — except a
+                # seed-carrying payload such as the onboarding request, which is signed evidence kept 0600.
+                continue
             found.append(Candidate(directory, entry.name, data, hashlib.sha256(data).hexdigest()))
     return found
 

@@ -52,6 +52,11 @@ def read_log(path: Path) -> list[dict[str, Any]]:
     return entries
 
 
+def log_head(entry: dict[str, Any]) -> str:
+    """The SHA-256 of an entry's line: the head of the log once it is the last line."""
+    return _line_hash(canonical_dumps(entry))
+
+
 def append_entry(path: Path, event: str, fields: dict[str, Any]) -> dict[str, Any]:
     existing = read_log(path)
     previous = GENESIS

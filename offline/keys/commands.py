@@ -11,6 +11,7 @@ import click
 
 from dydx_airgap.offline.hygiene import harden_process
 from dydx_airgap.offline.keys.cold_key import ColdKey
+from dydx_airgap.offline.keys.passphrase_rule import require_strong_passphrase
 from dydx_airgap.offline.keys.prompts import get_secret
 from dydx_airgap.offline.keys.sources import (
     decrypt_keystore_bytes,
@@ -67,8 +68,7 @@ def keygen(out: Path, password_file: Path | None, mnemonic_out: Path | None, as_
     password = get_secret(
         "new keystore password", password_file, confirm=True, option_hint="--password-file FILE"
     )
-    if len(password.reveal()) < 8:
-        raise InputError("choose a keystore password of at least 8 characters")
+    require_strong_passphrase(password, "keystore password")
     phrase, raw, keystore = generate_key(password)
     if mnemonic_out is not None:
         write_secret_file(mnemonic_out, (phrase.reveal() + "\n").encode())
@@ -123,6 +123,7 @@ def derive(
     vault_pass = get_secret(
         "vault passphrase", vault_password_file, confirm=True, option_hint="--vault-password-file FILE"
     )
+    require_strong_passphrase(vault_pass, "vault passphrase")
     records = derive_to_directory(network, keys, out_dir, vault_pass, overwrite)
     if as_json:
         click.echo(json.dumps([json.loads(r.payload.to_bytes()) for r in records], indent=2))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dydx_airgap.offline.keys.cold_key import ColdKey
+from dydx_airgap.offline.keys.keystore_bounds import check_keystore_kdf
 from dydx_airgap.offline.keys.prompts import get_secret
 from dydx_airgap.offline.options import KeySourceOptions
 from dydx_airgap.shared.errors import InputError
@@ -69,6 +70,7 @@ def decrypt_keystore_bytes(raw: bytes, password: Secret[str], path: Path) -> Sec
         or ("crypto" not in data and "Crypto" not in data)
     ):
         raise InputError(f"{path} is not an Ethereum V3 keystore (version 3 JSON with a crypto section)")
+    check_keystore_kdf(data, path)  # before the password is tried: the file names its own cost
     try:
         key = Account.decrypt(data, password.reveal())
     except ValueError as exc:

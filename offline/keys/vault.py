@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dydx_airgap.offline.keys.passphrase_rule import require_strong_passphrase
 from dydx_airgap.shared.canonical_json import canonical_dumps, loads_strict
 from dydx_airgap.shared.errors import FormatError, InputError
 from dydx_airgap.shared.fsutil import read_secret_file, write_secret_file
@@ -116,6 +117,7 @@ def decrypt_vault(data: bytes, passphrase: Secret[str]) -> dict[str, Any]:
 
 
 def write_vault(path: Path, contents: dict[str, Any], passphrase: Secret[str]) -> None:
+    require_strong_passphrase(passphrase, "vault passphrase")
     write_secret_file(path, encrypt_vault(contents, passphrase))
 
 

@@ -15,12 +15,9 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
-from dydx_airgap.shared.dydx_v3.eip712 import ONBOARDING_ACTION, STARK_KEY_ACTION, onboarding_action_digest
-from dydx_airgap.shared.dydx_v3.networks import NETWORKS
-from dydx_airgap.shared.dydx_v4.onboarding import DOMAIN_TYPE as V4_DOMAIN_TYPE
-from dydx_airgap.shared.dydx_v4.onboarding import MESSAGE_TYPE as V4_MESSAGE_TYPE
+from dydx_airgap.offline.review.decodings import decoded_layers
+from dydx_airgap.offline.review.derivation_digests import carries_derivation_digest
 from dydx_airgap.shared.errors import PolicyError
-from dydx_airgap.shared.ethereum.keccak import keccak256
 
 # Letters that render like Latin ones (Cyrillic, Greek, others). NFKC already folds full-width forms.
 _CONFUSABLES = str.maketrans(
@@ -64,6 +61,10 @@ _CONFUSABLES = str.maketrans(
         "ȷ": "j",
         "ℓ": "l",
         "ꭰ": "d",
+        # Latin small capitals and hooked letters, Lisu capitals: untouched by NFKC and NFKD.
+        **dict(zip("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnoprstuvwyz", strict=True)),
+        **dict(zip("ɗƙƴʂɖɓƈɠɦɱɲƥʈʋȥ", "dkysdbcghmnptvz", strict=True)),
+        **dict(zip("ꓮꓐꓚꓓꓰꓝꓖꓧꓲꓙꓗꓡꓟꓠꓳꓑꓣꓢꓔꓴꓦꓪꓫꓬꓜ", "abcdefghijklmnoprstuvwxyz", strict=True)),
         "0": "o",
         "1": "l",
         "3": "e",
@@ -111,44 +112,6 @@ def normalise(text: str) -> str:
     return "".join(c for c in folded if "a" <= c <= "z")
 
 
-#: v4 onboarding templates (spec §A1, §A4): today's, and the early testnet builds'. A MetaMask-style
-#: ``verifyingContract: ""`` *value* changes no digest (the type list is unchanged), so it is covered too.
-_V4_TEMPLATES = (("dYdX Chain", "dYdX Chain Onboarding"), ("dYdX V4", "dYdX V4 Onboarding"))
-#: Ethereum chain ids v4 environments have used for the onboarding signature: mainnet, Sepolia, Goerli.
-_V4_CHAIN_IDS = (1, 11155111, 5)
-
-
-def _v4_digest(name: str, action: str, chain_id: int) -> bytes:
-    domain = keccak256(
-        keccak256(V4_DOMAIN_TYPE.encode()) + keccak256(name.encode()) + chain_id.to_bytes(32, "big")
-    )
-    struct = keccak256(keccak256(V4_MESSAGE_TYPE.encode()) + keccak256(action.encode()))
-    return keccak256(b"\x19\x01" + domain + struct)
-
-
-def _forbidden_digests() -> frozenset[str]:
-    """The derivation digests (and their eth_sign-wrapped forms) on every known network, v3 and v4."""
-    raw: list[bytes] = []
-    for chain_id in NETWORKS:
-        for action in (STARK_KEY_ACTION, ONBOARDING_ACTION):
-            raw.append(onboarding_action_digest(chain_id, action))
-    for chain_id in sorted(set(NETWORKS) | set(_V4_CHAIN_IDS)):
-        for name, action in _V4_TEMPLATES:
-            raw.append(_v4_digest(name, action, chain_id))
-    digests: set[str] = set()
-    for d in raw:
-        for variant in (
-            d,
-            keccak256(b"\x19Ethereum Signed Message:\n32" + d),
-            keccak256(b"\x19Ethereum Signed Message:\n\x20" + d),
-        ):
-            digests.add(variant.hex())
-    return frozenset(digests)
-
-
-_DIGESTS = _forbidden_digests()
-
-
 def _strings(value: Any, depth: int = 0) -> Iterator[str]:
     if depth > 32:
         raise PolicyError("refused: the request nests too deeply to be screened")
@@ -164,15 +127,18 @@ def _strings(value: Any, depth: int = 0) -> Iterator[str]:
 
 
 def find_derivation_template(value: Any, *, include_keys: bool = True) -> str | None:
-    """Name the derivation template ``value`` resembles, or None."""
-    for text in _strings(value) if include_keys else _values_only(value):
-        folded = normalise(text)
-        for fragment, name in _TEMPLATES.items():
-            if fragment in folded:
-                return name
-        hexdigits = "".join(c for c in text.lower() if c in "0123456789abcdef")
-        for digest in _DIGESTS:
-            if digest in hexdigits:
+    """Name the derivation template ``value`` resembles, or None.
+
+    Each string is screened in every decoded layer (decodings.py), and so is the concatenation of all of
+    them, so a template split across fields or array items is seen whole."""
+    texts = list(_strings(value) if include_keys else _values_only(value))
+    for text in [*texts, "".join(texts)]:
+        for layer in decoded_layers(text):
+            folded = normalise(layer)
+            for fragment, name in _TEMPLATES.items():
+                if fragment in folded:
+                    return name
+            if carries_derivation_digest(layer):
                 return "a precomputed dYdX derivation digest"
     return None
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from dydx_airgap.offline.evidence.log import append_entry
+from dydx_airgap.offline.evidence.log import append_entry, log_head
 from dydx_airgap.offline.keys.sources import (
     ACCOUNT_SEARCH_LIMIT,
     AccountKey,
@@ -19,6 +19,7 @@ from dydx_airgap.offline.keys.sources import (
 )
 from dydx_airgap.offline.options import (
     KeySourceOptions,
+    accept_clock_offset_option,
     account_option,
     clock_from_option,
     evidence_log_option,
@@ -37,7 +38,7 @@ from dydx_airgap.offline.review.v4_review import (
     DEFAULT_MAX_FEE_USDC,
     DEFAULT_MAX_TIMEOUT_BLOCKS,
 )
-from dydx_airgap.offline.signing.clock import LOCAL_CLOCK, Clock, clock_from_time_payload
+from dydx_airgap.offline.signing.clock import LOCAL_CLOCK, Clock, check_not_expired, clock_from_time_payload
 from dydx_airgap.offline.signing.requests import SignedRequest
 from dydx_airgap.shared.display import escape_for_display
 from dydx_airgap.shared.dydx_v3.networks import Network
@@ -48,6 +49,7 @@ from dydx_airgap.shared.ethereum.address import same_address
 from dydx_airgap.shared.ethereum.transaction import decode_signed_transaction
 from dydx_airgap.shared.fsutil import atomic_write_bytes, read_untrusted_file
 from dydx_airgap.shared.transport.payload import Payload, decode_payload
+from dydx_airgap.shared.transport.secrecy import SEED_NOTICE, carries_secret_seed, file_mode_for
 
 _file = click.Path(path_type=Path, dir_okay=False)
 
@@ -83,8 +85,12 @@ def _other_account_message(source: KeySourceOptions, wanted: str, account: int, 
     return f"{head}, and it is none of accounts 0-{ACCOUNT_SEARCH_LIMIT - 1}; nothing was signed"
 
 
-def _clock(clock_from: Path | None, network: Network) -> Clock:
-    return LOCAL_CLOCK if clock_from is None else clock_from_time_payload(clock_from, network.chain_id)
+def _clock(clock_from: Path | None, network: Network, accept_offset: bool) -> Clock:
+    if clock_from is None:
+        if accept_offset:
+            raise InputError("--accept-clock-offset needs --clock-from")
+        return LOCAL_CLOCK
+    return clock_from_time_payload(clock_from, network.chain_id, accept_offset)
 
 
 def _verify_signatures(payload: Payload) -> None:
@@ -126,6 +132,7 @@ def finish(
     account: int,
     extra_log: dict[str, Any] | None = None,
     warnings: list[str] | None = None,
+    clock: Clock = LOCAL_CLOCK,
 ) -> None:
     if out.exists():
         raise InputError(f"{out} already exists: signed payloads are never overwritten; choose another --out")
@@ -135,7 +142,9 @@ def finish(
     for warning in warnings or []:
         click.secho(f"  !! {escape_for_display(warning)}", fg="red", bold=True, err=as_json)
     how = confirm(p.fingerprint, yes)
-    append_entry(
+    # The review may have taken longer than the request's life: never release a request already dead.
+    check_not_expired(p.expires, clock, f"this {p.kind}")
+    entry = append_entry(
         evidence_log,
         "sign",
         {
@@ -152,11 +161,16 @@ def finish(
             **(extra_log or {}),
         },
     )
-    atomic_write_bytes(out, p.to_bytes())
+    atomic_write_bytes(out, p.to_bytes(), file_mode_for(p.kind))
     again = decode_payload(read_untrusted_file(out))
     if again.to_bytes() != p.to_bytes():
         raise VerificationError(f"{out} does not read back as written")
     _verify_signatures(again)
+    head = log_head(entry)
+    # For the operator's paper record: `dydx-audit verify --log-head` proves a later bundle still holds it.
+    click.echo(f"evidence log {evidence_log.absolute()}: entry {entry['seq']}, head {head}", err=True)
+    if carries_secret_seed(p.kind):
+        click.echo(f"note: {out} {SEED_NOTICE}", err=True)
     if as_json:
         click.echo(
             json.dumps(
@@ -166,6 +180,7 @@ def finish(
                     "fingerprint": p.fingerprint,
                     "file": str(out),
                     "expires": p.expires,
+                    "log_head": head,
                 }
             )
         )
@@ -193,6 +208,7 @@ def sign() -> None:
     help="How long the relay may submit it.",
 )
 @clock_from_option
+@accept_clock_offset_option
 def onboarding(
     network: Network,
     account: int,
@@ -204,6 +220,7 @@ def onboarding(
     country: str | None,
     valid_hours: float,
     clock_from: Path | None,
+    accept_clock_offset: bool,
     **kwargs: Any,
 ) -> None:
     """POST /v3/onboarding: register the STARK key with dYdX (signature "dYdX Onboarding").
@@ -214,13 +231,13 @@ def onboarding(
     from dydx_airgap.offline.keys.cold_key import derive_account
     from dydx_airgap.offline.signing.requests import build_onboarding_request
 
-    clock = _clock(clock_from, network)
+    clock = _clock(clock_from, network, accept_clock_offset)
     key = _load_one_key(kwargs, account)
     derived = derive_account(key.key, network.chain_id)
     request = build_onboarding_request(
         key.key, network, account, derived, referral, country, timedelta(hours=valid_hours), clock
     )
-    finish(request, "dYdX onboarding request", out, yes, as_json, evidence_log, account)
+    finish(request, "dYdX onboarding request", out, yes, as_json, evidence_log, account, clock=clock)
 
 
 def _ladder_options(func: Any) -> Any:
@@ -244,6 +261,7 @@ def _ladder_options(func: Any) -> Any:
                 help="Seconds from now (API clock) to the first rung.",
             ),
             clock_from_option,
+            accept_clock_offset_option,
         ]
     ):
         func = option(func)
@@ -269,12 +287,13 @@ def _sign_eth_private(action: str, api_key: str | None, options: dict[str, Any])
     step: int = options.pop("ladder_step")
     start_in: float = options.pop("start_in")
     clock_from: Path | None = options.pop("clock_from")
+    accept_offset: bool = options.pop("accept_clock_offset")
     eth_private_request_path(action, api_key)  # validate before asking for any secret
-    clock = _clock(clock_from, network)
+    clock = _clock(clock_from, network, accept_offset)
     timestamps = ladder_timestamps(clock, minutes, step, start_in)
     key = _load_one_key(options, account)
     request = build_eth_private_request(network, key.key, action, api_key, timestamps, clock)
-    finish(request, f"dYdX {action} request", out, yes, as_json, evidence_log, account)
+    finish(request, f"dYdX {action} request", out, yes, as_json, evidence_log, account, clock=clock)
 
 
 @sign.group("api-key")
@@ -332,7 +351,18 @@ def recovery(**options: Any) -> None:
     type=click.FloatRange(0, 1000),
     help="Refuse a maximum total cost (gas limit x max fee) above this.",
 )
-@click.option("--allow-unlimited-approve", is_flag=True, help="Accept an unlimited USDC allowance.")
+@click.option(
+    "--max-approve-usdc",
+    default=1_000_000.0,
+    show_default=True,
+    type=click.FloatRange(0, 10**12),
+    help="An approve above this (or above the amount the request states) needs --allow-unlimited-approve.",
+)
+@click.option(
+    "--allow-unlimited-approve",
+    is_flag=True,
+    help="Accept an allowance above --max-approve-usdc or the stated amount, 2^256-1 included.",
+)
 def sign_tx(
     request_file: Path,
     network: Network,
@@ -343,6 +373,7 @@ def sign_tx(
     evidence_log: Path,
     max_fee_gwei: float,
     max_cost_eth: float,
+    max_approve_usdc: float,
     allow_unlimited_approve: bool,
     **kwargs: Any,
 ) -> None:
@@ -362,6 +393,7 @@ def sign_tx(
         max_fee_per_gas_wei=int(Decimal(str(max_fee_gwei)) * GWEI),
         max_cost_wei=int(Decimal(str(max_cost_eth)) * ETH),
         allow_unlimited_approve=allow_unlimited_approve,
+        max_approve_base_units=int(Decimal(str(max_approve_usdc)) * 10**6),
     )
     source = key_source_from(kwargs)
     key = load_one_key(source, account)
@@ -391,6 +423,7 @@ def sign_tx(
                 "max_fee_per_gas_wei": policy.max_fee_per_gas_wei,
                 "max_cost_wei": policy.max_cost_wei,
                 "allow_unlimited_approve": policy.allow_unlimited_approve,
+                "max_approve_base_units": policy.max_approve_base_units,
             },
         },
     )

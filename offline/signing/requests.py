@@ -126,7 +126,9 @@ def ladder_timestamps(
     count = int(minutes * 60 // step_seconds) + 1
     if count > MAX_LADDER_RUNGS:
         raise InputError(f"that ladder has {count} rungs; at most {MAX_LADDER_RUNGS}: use a longer step")
-    return [first + timedelta(seconds=i * step_seconds) for i in range(count)]
+    moments = [first + timedelta(seconds=i * step_seconds) for i in range(count)]
+    clock.check_within_own_window(moments, timedelta(seconds=start_in_seconds + minutes * 60 + 1))
+    return moments
 
 
 def eth_private_request_path(action: str, api_key: str | None) -> tuple[str, str]:

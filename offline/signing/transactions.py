@@ -37,13 +37,17 @@ GWEI = 10**9
 ETH = 10**18
 DEFAULT_MAX_FEE_GWEI = Decimal(300)
 DEFAULT_MAX_COST_ETH = Decimal("0.1")
+#: An allowance above this (in USDC) is as dangerous as an unlimited one and needs the same flag.
+DEFAULT_MAX_APPROVE_USDC = Decimal(1_000_000)
 
 
 @dataclass(frozen=True)
 class TxPolicy:
     max_fee_per_gas_wei: int
     max_cost_wei: int
-    allow_unlimited_approve: bool = True
+    allow_unlimited_approve: bool = False
+    #: Allowances above min(this, the amount the request states) need ``allow_unlimited_approve``.
+    max_approve_base_units: int = int(DEFAULT_MAX_APPROVE_USDC * 10**6)
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,14 @@ class ReviewedTx:
     transaction: Eip1559Transaction
     rows: list[tuple[str, str]]
     notes: list[str]
+
+
+def _allowance_text(base_units: int) -> str:
+    if base_units == UNLIMITED_ALLOWANCE:
+        return "UNLIMITED (2^256-1)"
+    if base_units >= 10**30:
+        return f"{base_units} base units (about 2^{base_units.bit_length() - 1})"
+    return f"{format_usdc(base_units)} USDC ({base_units} base units)"
 
 
 def _refuse(field: str, why: str) -> PolicyError:
@@ -66,6 +78,17 @@ def eth_text(wei: int) -> str:
 def gwei_text(wei: int) -> str:
     whole, frac = divmod(wei, GWEI)
     return (f"{whole}.{frac:09d}".rstrip("0").rstrip(".") or "0") + " gwei"
+
+
+def _registration_signer_label(signer: str, network: Network) -> str:
+    """Name the signer as dYdX's only when it is a user admin on record for this network: any key can sign
+    the registration text, and only the contract (on chain) decides whether it is an admin."""
+    if any(same_address(signer, admin) for admin in network.known_user_admins):
+        return f"{signer}  (a known user-admin key of {network.name})"
+    return (
+        f"{signer}  (NOT a user-admin address on record for {network.name}: the contract accepts the "
+        "registration only if this key is one of its user admins)"
+    )
 
 
 def _registration_signer(call: RegisterUserCall) -> str:
@@ -128,7 +151,7 @@ def review_tx_request(payload: Payload, network: Network, key: ColdKey, policy: 
             ("function", "registerUser(address ethKey, uint256 starkKey, bytes signature)"),
             ("ethKey", call.eth_key + "  (this key)"),
             ("starkKey", f"0x{call.stark_key:064x}  (matches the locally derived key)"),
-            ("registration by", _registration_signer(call) + "  (dYdX's user-admin key for this network)"),
+            ("registration by", _registration_signer_label(_registration_signer(call), network)),
         ]
     elif isinstance(call, ApproveCall):
         if not same_address(tx["to"], network.usdc):
@@ -138,12 +161,24 @@ def review_tx_request(payload: Payload, network: Network, key: ColdKey, policy: 
                 "spender", f"{call.spender} is not {network.name}'s StarkPerpetual {network.stark_perpetual}"
             )
         unlimited = call.amount == UNLIMITED_ALLOWANCE
-        if unlimited and not policy.allow_unlimited_approve:
+        # Not only 2^256-1: any allowance beyond what this deposit needs (or the cap) lets the contract take
+        # more than the operator meant to move; 2^256-2 or 10^30 base units is unlimited in all but name.
+        stated = None if ctx["amount"] is None else usdc_to_base_units(ctx["amount"])
+        limit = (
+            policy.max_approve_base_units if stated is None else min(stated, policy.max_approve_base_units)
+        )
+        beyond = call.amount > limit
+        if beyond and not policy.allow_unlimited_approve:
+            what = (
+                "an unlimited allowance" if unlimited else f"an allowance of {_allowance_text(call.amount)}"
+            )
+            bound = "the amount the request states" if stated is not None and stated <= limit else "the cap"
             raise _refuse(
                 "amount",
-                "is an unlimited allowance; pass an amount or allow it with --allow-unlimited-approve",
+                f"is {what}, above {format_usdc(limit)} USDC ({bound}); approve only what you deposit, or "
+                "allow it with --allow-unlimited-approve",
             )
-        if not unlimited and ctx["amount"] is not None and usdc_to_base_units(ctx["amount"]) != call.amount:
+        if not beyond and stated is not None and stated != call.amount:
             raise _refuse(
                 "amount", f"{format_usdc(call.amount)} USDC differs from the request's {ctx['amount']}"
             )
@@ -155,12 +190,13 @@ def review_tx_request(payload: Payload, network: Network, key: ColdKey, policy: 
                 "amount",
                 "UNLIMITED (2^256-1)"
                 if unlimited
-                else f"{format_usdc(call.amount)} USDC ({call.amount} base units)",
+                else f"{_allowance_text(call.amount)}"
+                + ("  <-- above the cap (--allow-unlimited-approve)" if beyond else ""),
             ),
         ]
-        if unlimited:
+        if beyond:
             notes.append(
-                "An unlimited allowance lets the StarkPerpetual contract move any amount of your USDC."
+                "This allowance lets the StarkPerpetual contract move far more USDC than this deposit needs."
             )
     elif isinstance(call, DepositCall):
         if call.asset_type != network.collateral_asset_id:

@@ -6,12 +6,14 @@ directory, and its public half is registered with the auditor, who pins it (``dy
 (shared/evidence/receipts.py).
 
 Receipts are built read-only from the API journal (online/relay/journal.py), the on-chain journal
-(online/onchain/tx_journal.py) and the v4 journal (online/v4/journal.py), for the payloads and
-transactions of one bundle only, and only after the bundle's cold part verifies: the relay countersigns
-what the cold key vouched for, nothing else. Secrets are redacted once more here, whatever the journals
-already did: answer bodies and results pass through a stricter redaction, and the onboarding request's
-DYDX-SIGNATURE header — the seed of the default API credentials — is never copied (it is in the onboarding
-payload, where the auditor checks it).
+(online/onchain/tx_journal.py) and the v4 journal (online/v4/journal.py), and only after the bundle's cold
+part verifies. They list *every* submission and broadcast the journals hold for the bundle's address and
+network (for v4: every dYdX Chain address the bundle's v4 payloads name), not only those of payloads in the
+bundle: a signature the cold side left out of its bundle (signed into another evidence log, say) but this
+relay sent shows up as a receipt without its cold artefact, and the bundle fails verification. Secrets are
+redacted once more here, whatever the journals already did: answer bodies and results pass through a
+stricter redaction, and the onboarding request's DYDX-SIGNATURE header — the seed of the default API
+credentials — is never copied (it is in the onboarding payload, where the auditor checks it).
 """
 
 from __future__ import annotations
@@ -174,8 +176,17 @@ def _bundle_payloads(verification: Verification) -> dict[str, tuple[str, Payload
     return {paths[path]: (path, p) for path, p in verification.payloads.items()}
 
 
+#: ``payload_sha256`` of a broadcast whose signed-tx payload is not in the bundle (the on-chain journal
+#: keeps the raw transaction, not the payload that carried it).
+UNKNOWN_PAYLOAD = "0" * 64
+
+
+def _ours(address: str, network_id: int, manifest_address: str, manifest_network: int) -> bool:
+    return network_id == manifest_network and address.lower() == manifest_address.lower()
+
+
 def _submission_receipts(
-    state_dir: Path, manifest_sha256: str, payloads: dict[str, tuple[str, Payload]]
+    state_dir: Path, manifest_sha256: str, address: str, network_id: int
 ) -> list[dict[str, Any]]:
     from dydx_airgap.online.relay.journal import JOURNAL_FILE, Journal
 
@@ -184,7 +195,7 @@ def _submission_receipts(
     receipts = []
     with Journal.open(state_dir) as journal:
         for sub in journal.submissions():
-            if sub.payload_digest not in payloads:
+            if not _ours(sub.address, sub.network_id, address, network_id):
                 continue
             onboarding = sub.kind == "onboarding-request"
             exchanges = [
@@ -227,11 +238,13 @@ def _submission_receipts(
 
 
 def _transaction_receipts(
-    state_dir: Path, manifest_sha256: str, payloads: dict[str, tuple[str, Payload]]
+    state_dir: Path,
+    manifest_sha256: str,
+    payloads: dict[str, tuple[str, Payload]],
+    address: str,
+    network_id: int,
 ) -> list[dict[str, Any]]:
     signed = {p.body["tx_hash"]: sha for sha, (_, p) in payloads.items() if p.kind == "signed-tx"}
-    if not signed:
-        return []
     try:
         from dydx_airgap.online.onchain.tx_journal import JOURNAL_FILE, TxJournal
     except ImportError:  # a relay without the on-chain part has broadcast nothing
@@ -240,10 +253,9 @@ def _transaction_receipts(
         return []
     receipts = []
     with TxJournal.open(state_dir) as journal:
-        for tx_hash, payload_sha in sorted(signed.items()):
-            broadcast = journal.broadcast(tx_hash)
-            if broadcast is None:
-                continue
+        for broadcast in journal.broadcasts_for(network_id, address):
+            tx_hash = broadcast.tx_hash
+            payload_sha = signed.get(tx_hash, UNKNOWN_PAYLOAD)
             request = journal.request(broadcast.request_id)
             events = [
                 {"event": str(e["event"]), "detail": redact_text(str(e["detail"])) or "", "at": str(e["at"])}
@@ -272,13 +284,27 @@ def _transaction_receipts(
     return receipts
 
 
+#: v4 payloads whose body names the account's chain and address at its top level.
+V4_OWN = frozenset({"v4-public-key", "v4-signed-tx"})
+
+
 def _v4_transaction_receipts(
     state_dir: Path, manifest_sha256: str, payloads: dict[str, tuple[str, Payload]]
 ) -> list[dict[str, Any]]:
     """The same receipt as a v3 broadcast's, from the v4 journal: the node's origin in ``rpc_origin``, the
     block height in ``block_number``, what was sent and asked in ``events``."""
     signed = {p.body["tx_hash"]: sha for sha, (_, p) in payloads.items() if p.kind == "v4-signed-tx"}
-    if not signed:
+    # The bundle's dYdX Chain accounts: every broadcast this relay made for them is listed, so a signature
+    # left out of the bundle appears here without its cold artefact (and the bundle fails).
+    accounts = sorted(
+        {(str(p.body["chain_id"]), str(p.body["address"])) for _, p in payloads.values() if p.kind in V4_OWN}
+        | {
+            (str(p.body["tx"]["chain_id"]), str(p.body["tx"]["signer_address"]))
+            for _, p in payloads.values()
+            if p.kind == "v4-tx-request"
+        }
+    )
+    if not accounts:
         return []
     from dydx_airgap.online.v4.journal import JOURNAL_FILE, V4Journal
 
@@ -286,10 +312,9 @@ def _v4_transaction_receipts(
         return []
     receipts = []
     with V4Journal.open(state_dir) as journal:
-        for tx_hash, payload_sha in sorted(signed.items()):
-            broadcast = journal.broadcast(tx_hash)
-            if broadcast is None:
-                continue
+        for broadcast in journal.broadcasts_for(accounts):
+            tx_hash = broadcast.tx_hash
+            payload_sha = signed.get(tx_hash, UNKNOWN_PAYLOAD)
             request = journal.request(broadcast.request_id)
             events = [
                 {"event": str(e["event"]), "detail": redact_text(str(e["detail"])) or "", "at": str(e["at"])}
@@ -340,10 +365,13 @@ def add_receipts(
         )
     assert cold.manifest_sha256 is not None
     payloads = _bundle_payloads(cold)
+    manifest = cold.manifest
+    assert manifest is not None
+    address, network_id = manifest.address, manifest.network_id
     with locked_state_dir(state_dir) as directory:
         key = load_evidence_key(directory)
-        submissions = _submission_receipts(directory, cold.manifest_sha256, payloads)
-        transactions = _transaction_receipts(directory, cold.manifest_sha256, payloads)
+        submissions = _submission_receipts(directory, cold.manifest_sha256, address, network_id)
+        transactions = _transaction_receipts(directory, cold.manifest_sha256, payloads, address, network_id)
         transactions += _v4_transaction_receipts(directory, cold.manifest_sha256, payloads)
     public = public_key_bytes(key)
     receipts = build_receipts(
@@ -363,7 +391,8 @@ def add_receipts(
     if not verification.ok:
         first = verification.failures[0]
         raise VerificationError(
-            f"the receipts fail their own check {first.name} {first.artefact}: {first.detail}"
+            f"the bundle with this relay's receipts fails {first.name} {first.artefact}: {first.detail}; "
+            "nothing was written"
         )
     return files, AddedReceipts(len(submissions), len(transactions), public, verification)
 

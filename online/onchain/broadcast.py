@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from dydx_airgap.online.firm_addresses import require_firm_address
 from dydx_airgap.online.http import RetryPolicy
 from dydx_airgap.online.onchain.chain_reads import registered_eth_key, usdc_allowance, usdc_balance
 from dydx_airgap.online.onchain.revert import explain, reason_of
@@ -104,6 +105,8 @@ class BroadcastOptions:
     retry: RetryPolicy | None = None
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
+    #: Firm addresses allowed besides those pinned in the state directory (``--expect-address``).
+    expect_addresses: tuple[str, ...] = ()
 
 
 @dataclass
@@ -244,6 +247,9 @@ def broadcast_signed(data: bytes, options: BroadcastOptions) -> BroadcastResult:
             report=options.report,
         ) as rpc,
     ):
+        note = require_firm_address(payload.address, state_dir, options.expect_addresses)
+        if note is not None:
+            options.report(note)
         request = journal.request(payload.answers)
         if request is None:
             raise InputError(

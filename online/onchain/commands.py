@@ -31,24 +31,26 @@ from dydx_airgap.online.options import (
     address_option,
     allow_host_option,
     api_option,
+    expect_address_option,
     json_option,
     network_option,
     rpc_option,
     state_option,
 )
+from dydx_airgap.shared.cli_support import say
 from dydx_airgap.shared.dydx_v3.calldata import UNLIMITED_ALLOWANCE, format_usdc
 from dydx_airgap.shared.dydx_v3.networks import get_network
 from dydx_airgap.shared.fsutil import read_untrusted_file
 
 
 def _err(line: str) -> None:
-    click.echo(line, err=True)
+    say(line, err=True)
 
 
 def _rows(rows: list[tuple[str, str]], indent: int = 2) -> None:
     width = max((len(name) for name, _ in rows), default=0)
     for name, value in rows:
-        click.echo(f"{' ' * indent}{name.ljust(width)}  {value}")
+        say(f"{' ' * indent}{name.ljust(width)}  {value}")
 
 
 # ---- prepare ----------------------------------------------------------------------------------------------
@@ -145,7 +147,7 @@ def _allowance_text(units: int) -> str:
 
 def _show_prepared(result: PreparedTx) -> None:
     tx = result.payload.body["transaction"]
-    click.echo(f"prepared {result.action} for {result.address} on {result.network.label}")
+    say(f"prepared {result.action} for {result.address} on {result.network.label}")
     rows = [
         ("to", f"{result.to} ({result.to_label})"),
         ("function", result.function),
@@ -170,9 +172,9 @@ def _show_prepared(result: PreparedTx) -> None:
     ]
     _rows(rows)
     for note in result.notes:
-        click.echo(f"note: {note}")
+        say(f"note: {note}")
     signed = f"signed-{result.action}.json"
-    click.echo(
+    say(
         f"next: on the cold machine, 'dydx-offline sign tx {result.out.name} "
         f"--network {result.network.chain_id} --out {signed}' (with your key options and the --account "
         f"whose address is {result.payload.address}); "
@@ -235,9 +237,16 @@ class _Progress:
     is_flag=True,
     help="If the node no longer knows an already-broadcast transaction, send the same bytes again.",
 )
+@expect_address_option
 @json_option
 def broadcast(
-    signed_file: Path, rpc_url: str, state_dir: Path | None, timeout: float, rebroadcast: bool, as_json: bool
+    signed_file: Path,
+    rpc_url: str,
+    state_dir: Path | None,
+    timeout: float,
+    rebroadcast: bool,
+    expect_addresses: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Broadcast a signed-tx from the cold machine, once, and wait for its receipt.
 
@@ -255,6 +264,7 @@ def broadcast(
         rebroadcast=rebroadcast,
         progress=progress,
         report=_err,
+        expect_addresses=expect_addresses,
     )
     try:
         result = broadcast_signed(data, options)
@@ -268,7 +278,7 @@ def broadcast(
 
 def _show_broadcast(result: BroadcastResult) -> None:
     verb = "broadcast and mined" if result.sent else "mined (nothing was sent by this run)"
-    click.echo(f"{result.action} transaction {verb}")
+    say(f"{result.action} transaction {verb}")
     fee = result.fee_paid_wei
     rows = [
         ("tx hash", result.tx_hash),
@@ -284,4 +294,4 @@ def _show_broadcast(result: BroadcastResult) -> None:
     ]
     _rows(rows)
     for note in result.notes:
-        click.echo(f"note: {note}")
+        say(f"note: {note}")

@@ -34,7 +34,8 @@ from dydx_airgap.online.http import (
     system_jitter,
     transport_failure,
 )
-from dydx_airgap.shared.errors import InputError, PolicyError, RemoteError
+from dydx_airgap.shared.canonical_json import check_unicode_text
+from dydx_airgap.shared.errors import FormatError, InputError, PolicyError, RemoteError
 from dydx_airgap.shared.ethereum.address import parse_address
 
 #: Largest JSON-RPC answer read (receipts and blocks without full transactions are far smaller).
@@ -227,7 +228,8 @@ class EthRpc:
     def _result(self, method: str, request_id: int, raw: bytes) -> Any:
         try:
             data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            check_unicode_text(data)
+        except (UnicodeDecodeError, ValueError, RecursionError, FormatError) as exc:
             raise RemoteError(f"{method}: the node's answer is not JSON") from exc
         if not isinstance(data, dict) or data.get("id") != request_id:
             raise RemoteError(f"{method}: the node's answer is not a JSON-RPC response to this request")

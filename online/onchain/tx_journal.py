@@ -230,6 +230,15 @@ class TxJournal:
         row = self._db.execute("SELECT * FROM broadcasts WHERE tx_hash = ?", (tx_hash,)).fetchone()
         return None if row is None else self._broadcast(row)
 
+    def broadcasts_for(self, network_id: int, address: str) -> list[Broadcast]:
+        """Every broadcast of transactions prepared for ``address`` on ``network_id`` (for receipts)."""
+        rows = self._db.execute(
+            "SELECT b.* FROM broadcasts b JOIN tx_requests r ON r.id = b.request_id"
+            " WHERE r.network_id = ? AND lower(r.address) = lower(?) ORDER BY b.created_at, b.tx_hash",
+            (network_id, address),
+        ).fetchall()
+        return [self._broadcast(row) for row in rows]
+
     def broadcasts_of(self, request_id: str) -> list[Broadcast]:
         rows = self._db.execute(
             "SELECT * FROM broadcasts WHERE request_id = ? ORDER BY created_at", (request_id,)

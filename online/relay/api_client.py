@@ -32,7 +32,8 @@ from dydx_airgap.online.http import (
     system_jitter,
     transport_failure,
 )
-from dydx_airgap.shared.errors import InputError, RemoteError, VerificationError
+from dydx_airgap.shared.canonical_json import check_unicode_text
+from dydx_airgap.shared.errors import FormatError, InputError, RemoteError, VerificationError
 from dydx_airgap.shared.timestamps import now_utc
 
 T = TypeVar("T")
@@ -76,15 +77,18 @@ class ApiResponse:
     def json(self) -> Any:
         """The body as JSON; anything else is the server's fault, reported in one line."""
         try:
-            return json.loads(self.body.decode("utf-8"), parse_constant=_no_constant)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            data = json.loads(self.body.decode("utf-8"), parse_constant=_no_constant)
+            check_unicode_text(data)
+        except (UnicodeDecodeError, ValueError, RecursionError, FormatError) as exc:
             raise RemoteError(f"the API answered HTTP {self.status} with a body that is not JSON") from exc
+        return data
 
     def error_message(self) -> str:
         """dYdX's ``{"errors": [{"msg": ...}]}`` text, or a short description of what came instead."""
         try:
             data = json.loads(self.body.decode("utf-8"), parse_constant=_no_constant)
-        except (UnicodeDecodeError, ValueError, RecursionError):
+            check_unicode_text(data)
+        except (UnicodeDecodeError, ValueError, RecursionError, FormatError):
             data = None
         messages: list[str] = []
         if isinstance(data, dict) and isinstance(data.get("errors"), list):

@@ -16,12 +16,14 @@ from dydx_airgap.online.options import (
     address_option,
     allow_host_option,
     api_option,
+    expect_address_option,
     http_timeout_option,
     json_option,
     network_option,
     retry_base_option,
     state_option,
 )
+from dydx_airgap.shared.cli_support import say
 from dydx_airgap.shared.dydx_v3.networks import get_network
 from dydx_airgap.shared.errors import InputError
 from dydx_airgap.shared.ethereum.address import parse_address, to_checksum_address
@@ -40,7 +42,7 @@ _DETAIL_LABELS = {
 
 
 def _progress(line: str) -> None:
-    click.echo(f"relay: {line}", err=True)
+    say(f"relay: {line}", err=True)
 
 
 def _render_submit(result: object) -> list[str]:
@@ -90,6 +92,7 @@ def _render_submit(result: object) -> list[str]:
     is_flag=True,
     help="If a ladder's first rung is not usable yet, wait for it (by the API's clock, never past its end).",
 )
+@expect_address_option
 @json_option
 def submit(
     payload_file: Path,
@@ -100,6 +103,7 @@ def submit(
     timeout: float,
     retry_base: float,
     wait: bool,
+    expect_addresses: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Verify a signed payload from the cold machine and submit it to the API (journaled, idempotent)."""
@@ -114,13 +118,14 @@ def submit(
         retry=RetryPolicy(base_delay=retry_base),
         report=_progress,
         wait_for_ladder=wait,
+        expect_addresses=expect_addresses,
     )
     result = submit_payload(data, api_url, network, options)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
         for line in _render_submit(result):
-            click.echo(line)
+            say(line)
 
 
 @click.command("time")
@@ -146,7 +151,7 @@ def time_command(
     if as_json:
         click.echo(json.dumps({"file": str(out), "fingerprint": payload.fingerprint, **dict(body)}, indent=2))
         return
-    click.echo(
+    say(
         f"wrote {out}: server time {body['server_time']}, relay time {body['relay_time']} "
         f"(from {body['source']}), fingerprint {payload.fingerprint}"
     )
@@ -223,10 +228,10 @@ def list_keys(
             )
         )
         return
-    click.echo(f"API keys of {checksum} at {target.origin} ({len(rows)}):")
+    say(f"API keys of {checksum} at {target.origin} ({len(rows)}):")
     for row in rows:
         held = f"secret {REDACTED} (stored here)" if row["stored"] else "secret not held by this relay"
-        click.echo(f"  {row['key']}  {row['label'] or '-':<8} {held}")
+        say(f"  {row['key']}  {row['label'] or '-':<8} {held}")
 
 
 @click.command("account")
@@ -258,9 +263,22 @@ def account_command(
     if as_json:
         click.echo(json.dumps({"user": user, "account": account}, indent=2))
         return
-    click.echo(f"user {checksum}: registered on L1: {user.get('isRegistered')}")
-    click.echo(
+    say(f"user {checksum}: registered on L1: {user.get('isRegistered')}")
+    say(
         f"account {account.get('id')}: position {account.get('positionId')}, "
         f"STARK key {account.get('starkKey')}, "
         f"quote balance {account.get('quoteBalance')} USDC, equity {account.get('equity')}"
     )
+
+
+@click.command("pin-address")
+@click.argument("address")
+@state_option
+def pin_address(address: str, state_dir: Path | None) -> None:
+    """Pin a firm Ethereum address in the relay's state: from then on, submit and broadcast refuse payloads
+    signed by any key not pinned (or named with --expect-address)."""
+    from dydx_airgap.online.firm_addresses import add_pin
+    from dydx_airgap.online.state_dir import default_state_dir
+
+    pinned, pins = add_pin(state_dir or default_state_dir(), address)
+    say(f"pinned {pinned}; {len(pins)} firm address(es) pinned")

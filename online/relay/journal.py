@@ -28,7 +28,8 @@ from typing import Any
 
 from dydx_airgap.online.relay.api_client import Attempt
 from dydx_airgap.online.sqlite_file import immediate_transaction, open_private_sqlite
-from dydx_airgap.shared.errors import InputError, PolicyError
+from dydx_airgap.shared.canonical_json import check_unicode_text
+from dydx_airgap.shared.errors import FormatError, InputError, PolicyError
 from dydx_airgap.shared.timestamps import iso_ms, now_utc
 
 JOURNAL_FILE = "journal.sqlite3"
@@ -96,7 +97,12 @@ def redacted_body_text(body: bytes) -> str:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return f"<{len(body)} bytes, not JSON>"
-    text = json.dumps(redact(data), separators=(",", ":"), ensure_ascii=False)
+    try:
+        check_unicode_text(data)
+        ascii_only = False
+    except FormatError:
+        ascii_only = True  # lone surrogates: kept as their \u escapes, which SQLite's UTF-8 can store
+    text = json.dumps(redact(data), separators=(",", ":"), ensure_ascii=ascii_only)
     return text if len(text) <= _MAX_STORED_BODY else text[:_MAX_STORED_BODY] + "…"
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from dydx_airgap.online.firm_addresses import require_firm_address
 from dydx_airgap.online.http import RetryPolicy, system_jitter
 from dydx_airgap.online.relay.api_client import (
     ApiClient,
@@ -91,6 +92,8 @@ class RelayOptions:
     wait_for_ladder: bool = False
     report: Callable[[str], None] = _quiet
     now: Callable[[], datetime] = now_utc
+    #: Firm addresses allowed besides those pinned in the state directory (``--expect-address``).
+    expect_addresses: tuple[str, ...] = ()
 
     def client(self, target: ApiTarget) -> ApiClient:
         return ApiClient(
@@ -158,6 +161,9 @@ def submit_payload(
     checked = check_payload(data, net, now=options.now())
     target = resolve_api_target(api_url, net, allow_host=options.allow_host)
     with locked_state_dir(options.state_dir) as state_dir, Journal.open(state_dir) as journal:
+        note = require_firm_address(checked.address, state_dir, options.expect_addresses)
+        if note is not None:
+            options.report(note)
         keys = checked.request_keys(target.origin)
         existing = journal.find(keys)
         if existing is not None:
@@ -274,6 +280,14 @@ class _Run:
                 self._update(state=state, note=message)
             if message != exc.message:
                 raise type(exc)(message) from None
+            raise
+        except BaseException as exc:
+            # Not one of ours (a bug, an interrupt): the request may have gone out, so the entry must not
+            # stay "sending" as if nothing had happened — it is marked ambiguous, to be checked next run.
+            if self.entry is not None and self.entry.state == "sending":
+                self._update(
+                    state="ambiguous", note=f"interrupted by {type(exc).__name__}; check before resending"
+                )
             raise
 
     def _wait_for_ladder(self) -> None:

@@ -201,6 +201,20 @@ class V4Journal:
         row = self._db.execute("SELECT * FROM broadcasts WHERE tx_hash = ?", (tx_hash,)).fetchone()
         return None if row is None else self._broadcast(row)
 
+    def broadcasts_for(self, accounts: list[tuple[str, str]]) -> list[Broadcast]:
+        """Every broadcast of transactions prepared for one of ``accounts`` ((chain id, address) pairs),
+        for receipts."""
+        found: dict[str, Broadcast] = {}
+        for chain_id, address in accounts:
+            rows = self._db.execute(
+                "SELECT b.* FROM broadcasts b JOIN requests r ON r.id = b.request_id"
+                " WHERE r.chain_id = ? AND r.address = ?",
+                (chain_id, address),
+            ).fetchall()
+            for row in rows:
+                found[row["tx_hash"]] = self._broadcast(row)
+        return sorted(found.values(), key=lambda b: (b.created_at, b.tx_hash))
+
     def broadcasts_of(self, request_id: str) -> list[Broadcast]:
         rows = self._db.execute(
             "SELECT * FROM broadcasts WHERE request_id = ? ORDER BY created_at", (request_id,)

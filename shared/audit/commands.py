@@ -2,7 +2,8 @@
 
 Nothing here holds or asks for a key: verify recomputes hashes and recovers signers, report renders what
 verify found, compare diffs two cold machines' outputs. Exit status 0 means every check passed (verify,
-report) or no difference was found (compare); 1 otherwise.
+report) — for verify, against pinned keys or with an explicit --unpinned — or no difference was found
+(compare); 1 otherwise.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from dydx_airgap.shared.cli_support import say
 from dydx_airgap.shared.errors import UsageError
 from dydx_airgap.shared.fsutil import atomic_write_text
 
@@ -56,29 +58,74 @@ def _signer(address: str | None) -> str | None:
         raise UsageError(f"--address: {exc.message}") from None
 
 
+def _log_head(value: str | None) -> str | None:
+    import re
+
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise UsageError("--log-head must be the 64 hex digits the cold machine printed after a signature")
+    return text
+
+
+def _unpinned(signer: str | None, relay_key: str | None, cold_only: bool) -> list[str]:
+    missing = [] if signer is not None else ["--address"]
+    if relay_key is None and not cold_only:
+        missing.append("--relay-key")
+    return missing
+
+
 @click.command()
 @_bundle
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON (for pipelines).")
 @_relay_key
 @_address
 @_cold_only
-def verify(bundle: Path, as_json: bool, relay_key: str | None, signer: str | None, cold_only: bool) -> int:
+@click.option(
+    "--log-head",
+    help="The SHA-256 of an evidence-log line the operator wrote down after signing; the log must hold it.",
+)
+@click.option(
+    "--unpinned",
+    is_flag=True,
+    help="Accept a verdict without --address and --relay-key (it then proves only that the bundle agrees "
+    "with itself): without this flag an unpinned run exits 1.",
+)
+def verify(
+    bundle: Path,
+    as_json: bool,
+    relay_key: str | None,
+    signer: str | None,
+    cold_only: bool,
+    log_head: str | None,
+    unpinned: bool,
+) -> int:
     """Check an evidence bundle (directory or .tar): every hash, every signature, the chain from the cold
     key's manifest to the relay's receipts, the evidence log, and that no secret is in it. One line per
-    check: PASS or FAIL, the check, the artefact, why."""
+    check: PASS or FAIL, the check, the artefact, why. Pin the keys the firm registered (--address,
+    --relay-key): a bundle checked only against the keys it states could have been made by anyone."""
     from dydx_airgap.shared.evidence.files import load_bundle
     from dydx_airgap.shared.evidence.verify import verify_bundle
 
-    result = verify_bundle(load_bundle(bundle), _pinned(relay_key), cold_only, _signer(signer))
+    head = _log_head(log_head)
+    result = verify_bundle(load_bundle(bundle), _pinned(relay_key), cold_only, _signer(signer), log_head=head)
+    missing = _unpinned(signer, relay_key, cold_only)
+    accepted = result.ok and (not missing or unpinned)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
+        click.echo(json.dumps({**result.to_json(), "unpinned": missing, "accepted": accepted}, indent=2))
     else:
         for check in result.checks:
-            click.echo(check.line())
+            say(check.line())
         failed = len(result.failures)
         verdict = f"all {len(result.checks)} checks pass" if result.ok else f"{failed} check(s) FAIL"
-        click.echo(f"verdict: {verdict}")
-    return 0 if result.ok else 1
+        if missing:
+            verdict += (
+                f", UNPINNED (no {' or '.join(missing)}): the bundle agrees with itself, not with the keys "
+                "the firm registered" + ("" if unpinned else "; pass them, or --unpinned to accept this")
+            )
+        say(f"verdict: {verdict}")
+    return 0 if accepted else 1
 
 
 @click.command()
@@ -99,7 +146,7 @@ def report(bundle: Path, html_out: Path, relay_key: str | None, signer: str | No
     result = verify_bundle(files, _pinned(relay_key), cold_only, _signer(signer))
     atomic_write_text(html_out, render_report(result, files))
     verdict = "all checks pass" if result.ok else f"{len(result.failures)} check(s) FAIL"
-    click.echo(f"wrote {html_out}: {verdict}")
+    say(f"wrote {html_out}: {verdict}")
     return 0 if result.ok else 1
 
 
@@ -117,13 +164,15 @@ def compare(dir_a: Path, dir_b: Path, as_json: bool) -> int:
         click.echo(json.dumps(result.to_json(), indent=2))
         return 0 if result.identical else 1
     for item in IGNORED:
-        click.echo(f"ignored: {item}")
+        say(f"ignored: {item}")
     for path in result.same:
-        click.echo(f"SAME {path}")
+        say(f"SAME {path}")
     for difference in result.differences:
-        click.echo(difference.line())
+        say(difference.line())
     for note in result.notes:
-        click.echo(f"note: {note}")
+        say(f"note: {note}")
+    for skipped in result.skipped:
+        say(f"skipped: {skipped}")
     verdict = "identical" if result.identical else f"{len(result.differences)} difference(s)"
-    click.echo(f"verdict: {verdict}")
+    say(f"verdict: {verdict}")
     return 0 if result.identical else 1

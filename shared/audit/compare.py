@@ -16,14 +16,19 @@ else is skipped:
   of ladders (they hash the rung timestamps);
 * vault files (``*.dydx-vault``): encrypted under a random salt and nonce, never comparable.
 
+Only public artefacts are compared. In a directory, a file only its owner may read (a vault, a passphrase,
+a mnemonic, a keystore, a seed-carrying payload) and any ``*.dydx-vault`` file is never opened: it is listed
+as skipped. Files that are neither payloads nor logs are compared by content but their digests are never
+printed (a digest of a secret that slipped through would be a dictionary-attack target).
+
 Either side may be a directory of cold outputs or an evidence bundle (then its ``cold/`` files are compared).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +42,7 @@ from dydx_airgap.shared.evidence.layout import COLD_DIR, MANIFEST, MAX_FILE_BYTE
 from dydx_airgap.shared.evidence.log_chain import LOG_FORMAT
 from dydx_airgap.shared.fsutil import read_untrusted_file
 from dydx_airgap.shared.transport.payload import Payload, decode_payload
+from dydx_airgap.shared.transport.secrecy import bytes_carry_secret_seed
 
 IGNORED = (
     "payload id, created, expires (random id; the machine's clock), and origin and seal (a signature and "
@@ -69,6 +75,7 @@ class Comparison:
     same: list[str] = field(default_factory=list)
     differences: list[Difference] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def identical(self) -> bool:
@@ -81,6 +88,7 @@ class Comparison:
             "same": self.same,
             "differences": [{"path": d.path, "field": d.field, "detail": d.detail} for d in self.differences],
             "notes": self.notes,
+            "skipped": self.skipped,
         }
 
 
@@ -89,15 +97,21 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else f"{text[:18]}…{text[-18:]}"
 
 
-def load_outputs(path: Path) -> dict[str, bytes]:
-    """{relative path: bytes} of a cold output directory, or the cold/ part of a bundle."""
+def load_outputs(path: Path, skipped: list[str] | None = None) -> dict[str, bytes]:
+    """{relative path: bytes} of a cold output directory, or the cold/ part of a bundle; files that may be
+    secret (owner-only, vaults) are not opened but named in ``skipped``."""
     if path.is_file() or (path.is_dir() and (path / MANIFEST).is_file()):
         bundle = load_bundle(path)
         if bundle.problems:
             where, message = bundle.problems[0]
             raise InputError(f"{path}: {where} {message}")
         prefix = COLD_DIR + "/"
-        return {p[len(prefix) :]: data for p, data in bundle.files.items() if p.startswith(prefix)}
+        cold = {p[len(prefix) :]: data for p, data in bundle.files.items() if p.startswith(prefix)}
+        for name in [n for n, data in cold.items() if bytes_carry_secret_seed(data)]:
+            del cold[name]  # a seed-carrying payload is a secret, not a public artefact to compare
+            if skipped is not None:
+                skipped.append(f"{path.name}/{name} (carries a derivation seed; not compared)")
+        return cold
     if not path.is_dir() or path.is_symlink():
         raise InputError(f"{path} is neither a directory of cold outputs nor an evidence bundle")
     files: dict[str, bytes] = {}
@@ -108,7 +122,13 @@ def load_outputs(path: Path) -> dict[str, bytes]:
             full = Path(root) / name
             if name.startswith(".") or full.is_symlink() or not full.is_file():
                 continue
-            files[str(full.relative_to(path))] = read_untrusted_file(full, cap=MAX_FILE_BYTES)
+            relative = str(full.relative_to(path))
+            mode = stat.S_IMODE(full.lstat().st_mode)
+            if name.endswith(_VAULT_SUFFIX) or not mode & 0o044:
+                if skipped is not None:
+                    skipped.append(f"{path.name}/{relative} (mode {mode:04o}: may hold a secret; not opened)")
+                continue
+            files[relative] = read_untrusted_file(full, cap=MAX_FILE_BYTES)
     return files
 
 
@@ -220,8 +240,8 @@ def _compare_logs(path: str, a: list[dict[str, Any]], b: list[dict[str, Any]], o
 
 
 def compare_outputs(a: Path, b: Path) -> Comparison:
-    files_a, files_b = load_outputs(a), load_outputs(b)
     result = Comparison()
+    files_a, files_b = load_outputs(a, result.skipped), load_outputs(b, result.skipped)
     for path in sorted(set(files_a) | set(files_b)):
         if path.endswith(_VAULT_SUFFIX):
             result.notes.append(f"{path}: vault not compared (random salt and nonce)")
@@ -239,14 +259,8 @@ def compare_outputs(a: Path, b: Path) -> Comparison:
         elif log_a is not None and log_b is not None:
             _compare_logs(path, log_a, log_b, result.differences)
         elif da != db:
-            result.differences.append(
-                Difference(
-                    path,
-                    None,
-                    f"bytes differ (SHA-256 A {hashlib.sha256(da).hexdigest()[:16]}…, "
-                    f"B {hashlib.sha256(db).hexdigest()[:16]}…)",
-                )
-            )
+            # No digest: a hash of a file that is secret after all would be a dictionary-attack target.
+            result.differences.append(Difference(path, None, f"bytes differ ({len(da)} vs {len(db)} bytes)"))
         if len(result.differences) == before:
             result.same.append(path)
     return result

@@ -28,6 +28,9 @@ class Network:
     proxy_deposit: str | None
     testnet: bool
     rehearsal: bool = False
+    #: User-admin (operator) addresses of this network's StarkPerpetual known from a source we trust; a
+    #: review names a registration signer as dYdX's only when it is one of these. None are on record yet.
+    known_user_admins: frozenset[str] = frozenset()
 
     @property
     def label(self) -> str:

@@ -15,7 +15,8 @@ from pathlib import Path
 from dydx_airgap.shared.errors import InputError
 from dydx_airgap.shared.evidence.archive import canonical_difference, pack_archive, read_archive
 from dydx_airgap.shared.evidence.layout import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, check_bundle_path
-from dydx_airgap.shared.fsutil import atomic_write_bytes, read_untrusted_file
+from dydx_airgap.shared.fsutil import atomic_write_bytes, make_dirs, read_untrusted_file
+from dydx_airgap.shared.transport.secrecy import bytes_carry_secret_seed
 
 
 @dataclass
@@ -93,15 +94,19 @@ def bundle_from_archive(data: bytes, name: str, source: str | None = None) -> Bu
 
 
 def write_bundle_dir(directory: Path, files: dict[str, bytes]) -> None:
-    """Write bundle files under ``directory`` (created if needed): public data, 0644 files, 0755 dirs."""
+    """Write bundle files under ``directory`` (created if needed): 0644 files and 0755 dirs, except that a
+    payload carrying a derivation seed (the onboarding request) is 0600 (see transport/secrecy.py)."""
     for path in sorted(files):
         check_bundle_path(path)
         target = directory / path
-        target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-        atomic_write_bytes(target, files[path], 0o644)
+        make_dirs(target.parent, 0o755)
+        secret = bytes_carry_secret_seed(files[path])
+        atomic_write_bytes(target, files[path], 0o600 if secret else 0o644)
 
 
 def write_bundle_archive(target: Path, files: dict[str, bytes]) -> bytes:
+    """The archive is 0600 when any member carries a derivation seed."""
     data = pack_archive(files)
-    atomic_write_bytes(target, data, 0o644)
+    secret = any(bytes_carry_secret_seed(content) for content in files.values())
+    atomic_write_bytes(target, data, 0o600 if secret else 0o644)
     return data

@@ -15,8 +15,9 @@ What is checked (names as ``dydx-audit verify`` prints them):
   transaction their tx-request asked for; ``cross-references`` — the STARK key agrees across payloads and
   the log's EIP-712 digests are the payloads' own;
 * ``relay-signature`` — Ed25519 over receipts.json (against ``--relay-key`` when given);
-  ``relay-receipts`` — the receipts name this manifest, every one concerns a payload of this bundle, and
-  what was sent is what was signed;
+  ``relay-receipts`` — the receipts name this manifest, every one concerns a payload of this bundle (the
+  relay lists everything it sent for the address and network, so an omitted signature fails here), and
+  what was sent is what was signed; ``--log-head`` — the log reaches a head the operator wrote down;
 * ``no-secret`` — see :mod:`.secret_scan`.
 
 Each check reports on the data it can read even when another failed, so one altered byte is named by the
@@ -115,14 +116,18 @@ def verify_bundle(
     relay_key: bytes | None = None,
     cold_only: bool = False,
     signer: str | None = None,
+    log_head: str | None = None,
 ) -> Verification:
     """Run every check on a bundle in memory.
 
     ``relay_key`` and ``signer`` pin the relay's Ed25519 key and the cold key's address the firm registered;
     without them the bundle is checked against the keys it states (and the verdict lines say so).
-    ``cold_only``: a bundle before the relay added its receipts.
+    ``cold_only``: a bundle before the relay added its receipts. ``log_head``: the SHA-256 of a log line the
+    operator wrote down after a signature (printed by every ``sign``); the bundle's log must contain it.
     """
-    return _Verifier(bundle, relay_key, cold_only, signer).run()
+    verifier = _Verifier(bundle, relay_key, cold_only, signer)
+    verifier.log_head = None if log_head is None else log_head.strip().lower()
+    return verifier.run()
 
 
 class _Verifier:
@@ -138,6 +143,7 @@ class _Verifier:
         self.result = Verification(source=bundle.source, checks=[])
         self.accounted: set[bytes] = set()  # signature cores verified as something legitimate
         self.addresses: set[str] = set()
+        self.log_head: str | None = None
 
     # ---- driver ----
 
@@ -464,6 +470,7 @@ class _Verifier:
                 f"ending in {ref.head_sha256[:16]}…",
             )
             return
+        self._log_head(entries, ref.path)
         by_seq = {a.log_seq: a for a in manifest.artefacts if a.log_seq is not None}
         mine = 0
         for entry in entries:
@@ -488,6 +495,22 @@ class _Verifier:
                 ref.path,
                 f"hash chain of {len(entries)} entries intact; its {mine} signature(s) by {manifest.address} "
                 "are all in the bundle",
+            )
+
+    def _log_head(self, entries: list[LogEntry], path: str) -> None:
+        """A head on the operator's paper record that the bundle's log lacks: the log was rewritten or cut."""
+        if self.log_head is None:
+            return
+        found = next((e for e in entries if e.line_sha256 == self.log_head), None)
+        if found is None:
+            self.checks.fail(
+                "log-head",
+                path,
+                f"the log has no line with SHA-256 {self.log_head[:16]}…: it was cut or rewritten",
+            )
+        else:
+            self.checks.ok(
+                "log-head", path, f"line {found.seq} is the head {self.log_head[:16]}… written down"
             )
 
     def _entry_mismatch(self, entry: LogEntry, art: Artefact | None) -> str | None:
@@ -587,6 +610,14 @@ class _Verifier:
     def _submission(self, sub: dict[str, Any], by_sha: dict[str, Artefact]) -> None:
         if sub["manifest_sha256"] != self.result.manifest_sha256:
             raise VerificationError("names another manifest")
+        if sub["payload_sha256"] not in by_sha:
+            # The relay lists every submission for this address and network: one without its cold
+            # artefact is a signature the bundle omits.
+            raise VerificationError(
+                f"the relay submitted {sub['kind']} {sub['payload_id']} (journal entry "
+                f"{sub['journal_entry']}, {sub['state']}), which is not in this bundle: "
+                "the bundle omits a signature"
+            )
         art, payload = self._payload_for(sub["payload_sha256"], by_sha)
         if (sub["payload_id"], sub["kind"], sub["network_id"]) != (
             payload.id,
@@ -620,6 +651,11 @@ class _Verifier:
     def _transaction_receipt(self, tx: dict[str, Any], by_sha: dict[str, Artefact]) -> None:
         if tx["manifest_sha256"] != self.result.manifest_sha256:
             raise VerificationError("names another manifest")
+        if tx["payload_sha256"] not in by_sha:
+            raise VerificationError(
+                f"the relay broadcast transaction {str(tx['tx_hash'])[:20]}… ({tx['state']}), which is not "
+                "in this bundle: the bundle omits a signature"
+            )
         art, payload = self._payload_for(tx["payload_sha256"], by_sha)
         if payload.kind not in ("signed-tx", "v4-signed-tx") or payload.body["tx_hash"] != tx["tx_hash"]:
             raise VerificationError(f"its transaction hash is not {art.path}'s")

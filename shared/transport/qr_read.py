@@ -11,6 +11,7 @@ Video and camera input need the optional ``camera`` extra (opencv-python-headles
 from __future__ import annotations
 
 import importlib
+import io
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from dydx_airgap.shared.errors import FormatError, InputError
+from dydx_airgap.shared.fsutil import read_untrusted_file, require_regular_file
 from dydx_airgap.shared.transport.ur.frames import Assembler, decode_frames
 
 __all__ = [
@@ -35,6 +37,10 @@ BACKENDS = ("zxing", "zbar")
 # Pillow refuses images above this many pixels (decompression bombs); a phone photo is ~12-50 MP.
 _MAX_PIXELS = 64_000_000
 _MAX_IMAGE_FILE = 64 * 1024 * 1024
+#: Pixels decoded in one import, all images together: some fifty 12 MP phone photos, while a directory of
+#: 64 MP images cannot keep the machine decoding for hours.
+MAX_TOTAL_PIXELS = 640_000_000
+MAX_IMAGES = 2000
 _CAMERA_HINT = "reading video needs OpenCV: pip install 'dydx-airgap[camera]' (opencv-python-headless)"
 
 _Decoder = Callable[[Image.Image], list[str]]
@@ -112,14 +118,11 @@ def decode_image(image: Image.Image, backend: str = "zxing") -> list[str]:
 
 
 def _open_image(path: Path) -> Image.Image:
+    # Read once like any untrusted file: a symlink or a FIFO named *.png is refused, never followed or
+    # waited on, and Pillow parses only these bytes.
+    data = read_untrusted_file(path, cap=_MAX_IMAGE_FILE)
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError(f"cannot read image {path}: {exc.strerror}") from exc
-    if size > _MAX_IMAGE_FILE:
-        raise InputError(f"image {path} is larger than {_MAX_IMAGE_FILE // (1024 * 1024)} MiB")
-    try:
-        with Image.open(path) as opened:
+        with Image.open(io.BytesIO(data)) as opened:
             if opened.width * opened.height > _MAX_PIXELS:
                 raise InputError(f"image {path} has too many pixels to be a QR photo")
             image = ImageOps.exif_transpose(opened)
@@ -127,6 +130,24 @@ def _open_image(path: Path) -> Image.Image:
             return image
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise FormatError(f"{path} is not a readable image (PNG or JPEG)") from exc
+
+
+def _header_pixels(path: Path) -> int:
+    data = read_untrusted_file(path, cap=_MAX_IMAGE_FILE)
+    try:
+        with Image.open(io.BytesIO(data)) as opened:  # reads the header only
+            return int(opened.width * opened.height)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise FormatError(f"{path} is not a readable image (PNG or JPEG)") from exc
+
+
+def _check_total(pixels: list[int], paths: list[Path]) -> None:
+    if sum(pixels) > MAX_TOTAL_PIXELS:
+        raise InputError(
+            f"the {len(paths)} images of this import hold {sum(pixels) // 1_000_000} million pixels, more "
+            f"than the {MAX_TOTAL_PIXELS // 1_000_000} million one import may decode: use fewer or smaller "
+            "images"
+        )
 
 
 def read_images(paths: Iterable[str | Path], backend: str = "zxing") -> bytes:
@@ -137,9 +158,19 @@ def read_images(paths: Iterable[str | Path], backend: str = "zxing") -> bytes:
     missing, and ``InputError`` for an unreadable path or an unavailable backend.
     """
     _require(backend)
+    files = [Path(p) for p in paths]
+    if len(files) > MAX_IMAGES:
+        raise InputError(f"{len(files)} images in one import; at most {MAX_IMAGES}")
+    # The budget is checked from the image headers before anything is decoded, then again on what is
+    # decoded (a file may change in between), so no import decodes more than MAX_TOTAL_PIXELS.
+    _check_total([_header_pixels(p) for p in files], files)
     assembler = Assembler(strict=False)
-    for path in paths:
-        for text in decode_image(_open_image(Path(path)), backend):
+    pixels: list[int] = []
+    for path in files:
+        image = _open_image(path)
+        pixels.append(image.width * image.height)
+        _check_total(pixels, files)
+        for text in decode_image(image, backend):
             assembler.add(text)
         if assembler.is_complete:
             break
@@ -190,8 +221,7 @@ def read_video(path: str | Path, backend: str = "zxing", max_frames: int | None 
     """
     cv2 = _cv2()
     source = Path(path)
-    if not source.is_file():
-        raise InputError(f"video file {source} does not exist")
+    require_regular_file(source, "video file")
     return _read_capture(cv2.VideoCapture(str(source)), f"video {source}", backend, max_frames)
 
 

@@ -69,7 +69,7 @@ def render_png(frame: str, scale: int = DEFAULT_PNG_SCALE) -> bytes:
 
 
 def write_png_frames(
-    frames: Sequence[str], directory: str | Path, scale: int = DEFAULT_PNG_SCALE
+    frames: Sequence[str], directory: str | Path, scale: int = DEFAULT_PNG_SCALE, mode: int = 0o644
 ) -> list[Path]:
     """Write every frame as ``frame-0001.png``, ``frame-0002.png``, ... in ``directory``.
 
@@ -81,7 +81,7 @@ def write_png_frames(
         raise InputError(f"output directory {target} does not exist; create it first")
     paths = []
     for number, frame in enumerate(frames, start=1):
-        paths.append(atomic_write_bytes(target / f"frame-{number:04d}.png", render_png(frame, scale)))
+        paths.append(atomic_write_bytes(target / f"frame-{number:04d}.png", render_png(frame, scale), mode))
     return paths
 
 
@@ -183,7 +183,11 @@ def render_html(frames: Sequence[str], title: str, interval_ms: int = DEFAULT_IN
 
 
 def write_html(
-    frames: Sequence[str], path: str | Path, title: str, interval_ms: int = DEFAULT_INTERVAL_MS
+    frames: Sequence[str],
+    path: str | Path,
+    title: str,
+    interval_ms: int = DEFAULT_INTERVAL_MS,
+    mode: int = 0o644,
 ) -> Path:
     """Write ``render_html(frames, title, interval_ms)`` to ``path`` atomically; return the path."""
-    return atomic_write_bytes(Path(path), render_html(frames, title, interval_ms).encode("utf-8"))
+    return atomic_write_bytes(Path(path), render_html(frames, title, interval_ms).encode("utf-8"), mode)

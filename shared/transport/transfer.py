@@ -18,6 +18,7 @@ from dydx_airgap.shared.transport.payload import (
     Payload,
     decode_payload,
 )
+from dydx_airgap.shared.transport.secrecy import file_mode_for
 
 
 def payload_from_sources(
@@ -40,7 +41,10 @@ def payload_from_sources(
     if images:
         paths: list[Path] = []
         for item in images:
+            if item.is_symlink():
+                raise InputError(f"{item} is a symbolic link: refusing to follow it; pass the real path")
             if item.is_dir():
+                # Every entry is then read by read_untrusted_file: links, FIFOs and devices are refused there.
                 found = sorted(p for p in item.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
                 if not found:
                     raise InputError(f"{item} holds no .png or .jpg images")
@@ -67,4 +71,4 @@ def accept(data: bytes, allowed: frozenset[str], machine: str) -> Payload:
 def save(payload: Payload, out: Path) -> Path:
     if out.exists():
         raise InputError(f"{out} already exists: choose another --out")
-    return atomic_write_bytes(out, payload.to_bytes())
+    return atomic_write_bytes(out, payload.to_bytes(), file_mode_for(payload.kind))

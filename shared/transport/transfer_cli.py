@@ -9,9 +9,17 @@ from typing import Any
 
 import click
 
+from dydx_airgap.shared.cli_support import say
 from dydx_airgap.shared.errors import InputError
-from dydx_airgap.shared.fsutil import read_untrusted_file
+from dydx_airgap.shared.fsutil import make_dirs, read_untrusted_file
 from dydx_airgap.shared.transport.payload import MAX_PAYLOAD_BYTES, Payload, decode_payload
+from dydx_airgap.shared.transport.secrecy import (
+    PUBLIC_DIR_MODE,
+    SECRET_DIR_MODE,
+    SEED_NOTICE,
+    carries_secret_seed,
+    file_mode_for,
+)
 
 _file = click.Path(path_type=Path, dir_okay=False)
 #: Payload bytes per frame in PNG files and HTML pages: a version-29 code, easy for a phone at arm's length.
@@ -102,12 +110,14 @@ def make_export_command(
         if animated:
             terminal_frames = terminal_frames_for(data, fragment_size)  # refuses a too-small terminal first
         frames = encode_frames(data, max_fragment_len=fragment_size or DEFAULT_FRAGMENT_SIZE)
+        secret = carries_secret_seed(payload.kind)
+        mode = file_mode_for(payload.kind)
         written: list[str] = []
         if qr_dir is not None:
-            qr_dir.mkdir(parents=True, exist_ok=True)
-            written += [str(p) for p in write_png_frames(frames, qr_dir)]
+            make_dirs(qr_dir, SECRET_DIR_MODE if secret else PUBLIC_DIR_MODE)
+            written += [str(p) for p in write_png_frames(frames, qr_dir, mode=mode)]
         if html is not None:
-            written.append(str(write_html(frames, html, label)))
+            written.append(str(write_html(frames, html, label, mode=mode)))
         if on_export is not None:
             on_export(payload, payload_file.name, extra)
         if animated:
@@ -117,7 +127,7 @@ def make_export_command(
         elif terminal:
             for i, frame in enumerate(frames, 1):
                 click.echo(render_terminal(frame))
-                click.echo(f"frame {i}/{len(frames)}  {payload.fingerprint}")
+                say(f"frame {i}/{len(frames)}  {payload.fingerprint}")
         summary = {
             "kind": payload.kind,
             "network_id": payload.network_id,
@@ -127,10 +137,12 @@ def make_export_command(
             "frames": len(frames),
             "files": written,
         }
+        if secret and written:
+            say(f"note: frames and page {SEED_NOTICE}", err=True)
         if as_json:
             click.echo(json.dumps(summary))
         else:
-            click.echo(f"exported {payload.summary()} as {len(frames)} frame(s)")
+            say(f"exported {payload.summary()} as {len(frames)} frame(s)")
 
     return export
 
@@ -168,6 +180,8 @@ def make_import_command(
         if screen is not None:
             screen(payload)
         save(payload, out)
+        if carries_secret_seed(payload.kind):
+            say(f"note: {out} {SEED_NOTICE}", err=True)
         summary: dict[str, Any] = {
             "kind": payload.kind,
             "network_id": payload.network_id,
@@ -179,6 +193,6 @@ def make_import_command(
         if as_json:
             click.echo(json.dumps(summary))
         else:
-            click.echo(f"imported {payload.summary()} -> {out}")
+            say(f"imported {payload.summary()} -> {out}")
 
     return import_

@@ -281,7 +281,7 @@ def test_secrets_on_the_command_line_are_refused(tmp_path, args) -> None:
 
 def test_existing_vault_is_not_overwritten(tmp_path, secrets_dir) -> None:
     mn = write_secret(secrets_dir / "mn", TEST_MNEMONIC)
-    vp = write_secret(secrets_dir / "vp", "v")
+    vp = write_secret(secrets_dir / "vp", "vault pass")
     r, out = _derive(tmp_path, "--mnemonic-file", mn, "--vault-password-file", vp)
     assert r.code == 0
     before = (out / "vault.dydx-vault").read_bytes()

@@ -320,3 +320,59 @@ def test_a_request_for_another_account_of_the_mnemonic_names_the_account_to_pass
     rf.write_bytes(request("register", to=LOCAL.stark_perpetual, data=register_data(), address=stranger))
     r = run_tool("dydx-offline", *base, "--out", tmp_path / "s.json", "--evidence-log", tmp_path / "log")
     assert_clean_failure(r, "none of accounts 0-99")
+
+
+def test_near_unlimited_allowances_need_the_unlimited_flag(tmp_path: Path, keyfiles, figure) -> None:
+    """Finding 6: not only 2^256-1 — any allowance above the amount the request states, or above the cap
+    when it states none, is refused without --allow-unlimited-approve, by a message naming that flag."""
+    cases = [
+        (2**256 - 2, None),
+        (2**255, None),
+        (10**30, None),
+        (usdc_to_base_units("1000001"), None),  # just above the default 1,000,000 USDC cap
+        (usdc_to_base_units("500"), "100"),  # more than the deposit the request states
+        (UNLIMITED_ALLOWANCE, "100"),
+    ]
+    refused = 0
+    for amount, stated in cases:
+        data = ApproveCall(LOCAL.stark_perpetual, amount).encode()
+        r, out = sign(tmp_path, keyfiles, request("approve", to=LOCAL.usdc, data=data, amount=stated))
+        refused += r.code != 0 and "--allow-unlimited-approve" in r.err and not out.exists()
+    figure(
+        f"approve: allowances above the stated amount or cap refused without the flag in {refused} of {len(cases)}"
+    )
+    assert refused == len(cases)
+    r, out = sign(
+        tmp_path,
+        keyfiles,
+        request("approve", to=LOCAL.usdc, data=ApproveCall(LOCAL.stark_perpetual, 2**256 - 2).encode()),
+        "--allow-unlimited-approve",
+    )
+    assert r.code == 0 and "above the cap" in r.out, r
+    r, out = sign(
+        tmp_path,
+        keyfiles,
+        request("approve", to=LOCAL.usdc, data=ApproveCall(LOCAL.stark_perpetual, 10**6).encode()),
+    )
+    assert r.code == 0, r  # a modest allowance with no stated amount stays under the cap
+
+
+def test_registration_signer_is_named_dydx_only_when_it_is_a_known_admin(
+    tmp_path: Path, keyfiles, figure
+) -> None:
+    """Finding 10(b): any key can sign the registration text; the review must not call it dYdX's."""
+    from dataclasses import replace
+
+    from dydx_airgap.offline.signing.transactions import _registration_signer_label
+
+    r, _ = sign(tmp_path, keyfiles, request("register", to=LOCAL.stark_perpetual, data=register_data()))
+    assert r.code == 0, r
+    operator = "0x" + keccak256(OPERATOR.public_key.format(compressed=False)[1:])[12:].hex()
+    unknown_named_dydx = int("dYdX's user-admin key" in r.out)
+    assert "NOT a user-admin address on record" in r.out
+    known = replace(LOCAL, known_user_admins=frozenset({operator}))
+    assert "a known user-admin key" in _registration_signer_label(operator, known)
+    figure(
+        f"review: unknown registration signers labelled as dYdX's user-admin key: {unknown_named_dydx} of 1"
+    )
+    assert unknown_named_dydx == 0

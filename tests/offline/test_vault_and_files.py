@@ -37,34 +37,34 @@ def test_wrong_passphrase_is_an_authenticated_failure() -> None:
 
 
 def test_every_tested_bit_flip_is_rejected() -> None:
-    data = encrypt_vault(CONTENTS, Secret("pw"))
+    data = encrypt_vault(CONTENTS, Secret("pass-phrase"))
     # A spread of positions across magic, header and ciphertext; issue #8's check runs 10,000 flips.
     positions = sorted({int(i * (len(data) * 8 - 1) / 199) for i in range(200)})
     for bit in positions:
         flipped = bytearray(data)
         flipped[bit // 8] ^= 1 << (bit % 8)
         with pytest.raises((InputError, FormatError)):
-            decrypt_vault(bytes(flipped), Secret("pw"))
+            decrypt_vault(bytes(flipped), Secret("pass-phrase"))
 
 
 def test_secret_files_are_0600_from_creation_under_umask_000(tmp_path: Path) -> None:
     old = os.umask(0)
     try:
         d = make_secret_dir(tmp_path / "s")
-        write_vault(d / "v", CONTENTS, Secret("pw"))
+        write_vault(d / "v", CONTENTS, Secret("pass-phrase"))
         public = atomic_write_bytes(tmp_path / "public.json", b"{}", 0o644)
     finally:
         os.umask(old)
     assert stat.S_IMODE(d.stat().st_mode) == 0o700
     assert stat.S_IMODE((d / "v").stat().st_mode) == 0o600
     assert stat.S_IMODE(public.stat().st_mode) == 0o644
-    assert read_vault(d / "v", Secret("pw")) == CONTENTS
+    assert read_vault(d / "v", Secret("pass-phrase")) == CONTENTS
     assert [p.name for p in d.iterdir()] == ["v"]  # no temporary file left behind
 
 
 def test_readable_secret_file_is_refused(tmp_path: Path) -> None:
     p = tmp_path / "v"
-    write_vault(p, CONTENTS, Secret("pw"))
+    write_vault(p, CONTENTS, Secret("pass-phrase"))
     os.chmod(p, 0o644)
     with pytest.raises(InputError, match="chmod 600"):
         read_secret_file(p)
