@@ -395,12 +395,65 @@ def test_other_transaction_refusals(chain: LocalChain) -> None:
     wrong_chain = refusal(build_tx(url, USER, stranger, value=1, gas=21_000, chain_id=1))
     assert wrong_chain == f"invalid chain id for signer: have 1 want {CHAIN_ID}"
     assert refusal(build_tx(url, USER, stranger, value=1, gas=20_000)).startswith("intrinsic gas too low")
-    legacy = Account.sign_transaction(
-        {"nonce": 0, "gasPrice": 10**10, "gas": 21_000, "to": stranger, "value": 1, "chainId": CHAIN_ID},
-        USER.secret,
+    # A legacy signature without EIP-155's chain id replays on every chain: geth refuses it over RPC.
+    unprotected = Account.sign_transaction(
+        {"nonce": 0, "gasPrice": 10**10, "gas": 21_000, "to": stranger, "value": 1}, USER.secret
     )
-    assert "legacy" in refusal(bytes(legacy.raw_transaction))
+    assert refusal(bytes(unprotected.raw_transaction)) == (
+        "only replay-protected (EIP-155) transactions allowed over RPC"
+    )
+    assert refusal(b"\x03\xc0") == "transaction type not supported"
     assert refusal(b"\x02\xc0").startswith("invalid transaction: ")
+    assert refusal(b"\x01\xc0").startswith("invalid transaction: ")
+    assert refusal(b"").startswith("invalid transaction: ")
+
+
+def test_legacy_and_access_list_transactions_are_mined_and_reported_as_geth_does(chain: LocalChain) -> None:
+    """Mainnet takes type 0 and type 1 transactions, and dYdX's own client sends type 0: so does this node."""
+    url = chain.url
+    user, stranger = _address(USER), _address(STRANGER)
+    gas_price = int(rpc(url, "eth_gasPrice"), 16)
+    before = int(rpc(url, "eth_getBalance", stranger, "latest"), 16)
+    nonce = int(rpc(url, "eth_getTransactionCount", user, "pending"), 16)
+    legacy = {
+        "nonce": nonce,
+        "gasPrice": gas_price,
+        "gas": 21_000,
+        "to": stranger,
+        "value": 7,
+        "chainId": CHAIN_ID,
+    }
+    access_list = {
+        "type": 1,
+        "nonce": nonce + 1,
+        "gasPrice": gas_price,
+        "gas": 30_000,
+        "to": stranger,
+        "value": 11,
+        "chainId": CHAIN_ID,
+        "accessList": [{"address": stranger, "storageKeys": ["0x" + "00" * 31 + "01"]}],
+    }
+    for fields, tx_type in ((legacy, "0x0"), (access_list, "0x1")):
+        signed = Account.sign_transaction(fields, USER.secret)
+        tx_hash = rpc(url, "eth_sendRawTransaction", "0x" + bytes(signed.raw_transaction).hex())
+        assert tx_hash == "0x" + bytes(signed.hash).hex()
+        receipt = rpc(url, "eth_getTransactionReceipt", tx_hash)
+        assert (receipt["status"], receipt["type"]) == ("0x1", tx_type)
+        assert int(receipt["effectiveGasPrice"], 16) == gas_price  # a gas price is paid as it is
+        seen = rpc(url, "eth_getTransactionByHash", tx_hash)
+        assert (seen["type"], seen["from"], int(seen["gasPrice"], 16)) == (tx_type, user.lower(), gas_price)
+        assert "maxFeePerGas" not in seen
+        assert ("accessList" in seen) is (tx_type == "0x1")
+        # eth-account reports EIP-155's v for type 0 and the y parity for type 1, as geth's answer does.
+        assert (int(seen["v"], 16), int(seen["r"], 16), int(seen["s"], 16)) == (signed.v, signed.r, signed.s)
+    assert int(rpc(url, "eth_getBalance", stranger, "latest"), 16) == before + 18
+    # Replaying a mined legacy transaction is refused like any other.
+    with pytest.raises(RpcFailure, match=r"^nonce too low"):
+        rpc(
+            url,
+            "eth_sendRawTransaction",
+            "0x" + bytes(Account.sign_transaction(legacy, USER.secret).raw_transaction).hex(),
+        )
 
 
 def test_replacement_needs_a_fee_bump_and_future_nonces_wait(chain: LocalChain) -> None:

@@ -927,6 +927,86 @@ def test_dydx_v3_python_client_works_unchanged() -> None:
     assert stats["accepted"]["accounts.create"] == 1
 
 
+def test_dydx_v3_python_on_chain_module_works_unchanged_against_the_local_chain(tmp_path: Path) -> None:
+    """dYdX's own client registers, approves and deposits on serve-chain with its legacy transactions,
+    and the local API sees the registration and the deposit as it would on mainnet."""
+    from dydx_airgap.online.rehearsal.evm import start_local_chain
+
+    python = dydx3_python()
+    key = "0x" + "5a" * 32
+    address = address_of(key)
+    deployment_file = tmp_path / "deployment.json"
+    # The chain is deployed after the API: it needs the API's operator address.
+    with (
+        start_local_api(tmp_path / "api.sqlite3", chain_id=CHAIN, deployment=deployment_file) as handle,
+        start_local_chain(
+            operator=handle.operator_address, fund=[f"{address}:5:1000"], deployment_out=deployment_file
+        ) as chain,
+    ):
+        result = subprocess.run(
+            [
+                python,
+                str(REPO / "tests" / "compat" / "dydx3_onchain_flow.py"),
+                handle.url,
+                chain.url,
+                str(CHAIN),
+                key,
+                str(deployment_file),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")},
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        out = json.loads(result.stdout)
+        deployment = json.loads(deployment_file.read_text())
+        stark_x = int(out["stark_public_key"], 16)
+        perpetual = deployment["starkPerpetual"]
+        registered = rpc(
+            chain.url,
+            "eth_call",
+            {"to": perpetual, "data": "0x1dbd1da7" + f"{stark_x:064x}"},  # getEthKey(uint256)
+            "latest",
+        )
+        balance = rpc(
+            chain.url,
+            "eth_call",
+            {"to": perpetual, "data": "0x" + _quantized_deposit_call(stark_x, deployment, out)},
+            "latest",
+        )
+        creds = default_credentials(sign_typed(key, CHAIN, onboarding_message(CHAIN)))
+        api = Api(handle.url)
+
+        def account() -> dict[str, Any]:
+            accounts = api.private(creds, "GET", "/v3/accounts").json()["accounts"]
+            return accounts[0] if accounts and accounts[0]["quoteBalance"] == "250.5" else {}
+
+        seen = wait_for(account, "the deposit")
+        user = api.private(creds, "GET", "/v3/users").json()["user"]
+        api.close()
+
+    assert out["address"] == address
+    for step in ("register_user", "set_token_max_allowance", "deposit_to_exchange"):
+        receipt = out[step]
+        assert receipt["reverted"] is False and receipt["status"] == 1, (step, receipt)
+        assert receipt["type"] in ("0", "0x0"), (step, receipt)  # dydx3 sends legacy transactions
+        assert receipt["logs"] >= 1, step
+    assert int(registered[-40:], 16) == int(address, 16)
+    assert out["allowance"] == str(2**256 - 1)
+    assert int(balance, 16) == 250_500_000
+    assert out["usdc_balance_after"] == 1000_000_000 - 250_500_000
+    assert user["isRegistered"] is True
+    assert int(seen["starkKey"], 16) == stark_x and seen["positionId"] == out["position_id"]
+
+
+def _quantized_deposit_call(stark_x: int, deployment: dict[str, Any], out: dict[str, Any]) -> str:
+    """getQuantizedDepositBalance(starkKey, assetId, vaultId) calldata."""
+    selector = keccak(b"getQuantizedDepositBalance(uint256,uint256,uint256)")[:4].hex()
+    asset = int(deployment["collateralAssetId"], 16)
+    return selector + f"{stark_x:064x}{asset:064x}{int(out['position_id']):064x}"
+
+
 # ---- following the local chain (registration and deposits) ----
 
 

@@ -4,6 +4,9 @@ Only what the relay needs is modelled, but what is modelled behaves like a real 
 arrive as raw signed bytes, are checked in the same order and refused with the same messages ("nonce too
 low", "already known", "replacement transaction underpriced", "insufficient funds for gas * price +
 value", ...), future nonces wait in the pool, and blocks carry EIP-1559 base fees and receipts with logs.
+Like mainnet, it takes legacy (type 0, EIP-155 replay-protected, as geth requires over RPC), EIP-2930
+(type 1) and EIP-1559 (type 2) transactions: dYdX's own client sends legacy ones. Our cold signer only ever
+makes type 2, which is decoded by the project's strict decoder; the older types are decoded by py-evm.
 
 By default every accepted transaction is mined at once (automine); with ``automine=False`` transactions
 stay pending until ``mine()`` is called, which lets tests observe a broadcast that has no receipt yet.
@@ -32,7 +35,7 @@ from dydx_airgap.shared.errors import FormatError, SignatureError
 from dydx_airgap.shared.ethereum import rlp
 from dydx_airgap.shared.ethereum.address import to_checksum_address
 from dydx_airgap.shared.ethereum.keccak import keccak256
-from dydx_airgap.shared.ethereum.transaction import SignedEip1559Transaction, decode_signed_transaction
+from dydx_airgap.shared.ethereum.transaction import decode_signed_transaction
 
 DEFAULT_GAS_LIMIT = 30_000_000
 DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 gwei, what geth suggests on a quiet network
@@ -73,11 +76,111 @@ class LogEntry:
     log_index: int
 
 
+#: The transaction types a post-London mainnet node accepts from ``eth_sendRawTransaction`` and we model.
+LEGACY, ACCESS_LIST, DYNAMIC_FEE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class PooledTransaction:
+    """What the pool and the RPC answers need of a signed transaction, whatever its type.
+
+    A legacy or EIP-2930 ``gasPrice`` is both fee caps (that is how nodes price them after London); ``v``
+    is the yParity of a typed transaction and the EIP-155 ``v`` of a legacy one.
+    """
+
+    tx_type: int
+    chain_id: int
+    nonce: int
+    gas_limit: int
+    max_fee_per_gas: int
+    max_priority_fee_per_gas: int
+    to: bytes | None
+    value: int
+    data: bytes
+    access_list: tuple[tuple[bytes, tuple[bytes, ...]], ...]
+    v: int
+    r: int
+    s: int
+    hash: bytes
+    sender: bytes
+
+
+def decode_pooled_transaction(raw: bytes, builder: Any) -> tuple[PooledTransaction, Any]:
+    """Decode and signature-check raw transaction bytes; returns our view and py-evm's transaction.
+
+    Raises ``RpcError`` with a node's wording for what a node refuses at the door.
+    """
+    older = raw[:1] == bytes([ACCESS_LIST]) or (raw[:1] != b"" and raw[0] >= 0xC0)
+    if raw[:1] in (b"\x03", b"\x04"):  # blob and set-code transactions: valid on mainnet, not modelled here
+        raise RpcError(SERVER_ERROR, "transaction type not supported")
+    if not older:  # type 2, or bytes the project's strict decoder refuses with its own reason
+        try:
+            signed = decode_signed_transaction(raw)
+        except (FormatError, SignatureError) as exc:
+            raise RpcError(SERVER_ERROR, f"invalid transaction: {exc}") from None
+        tx = signed.transaction
+        pooled = PooledTransaction(
+            tx_type=DYNAMIC_FEE,
+            chain_id=tx.chain_id,
+            nonce=tx.nonce,
+            gas_limit=tx.gas_limit,
+            max_fee_per_gas=tx.max_fee_per_gas,
+            max_priority_fee_per_gas=tx.max_priority_fee_per_gas,
+            to=tx.to,
+            value=tx.value,
+            data=tx.data,
+            access_list=tuple((e.address, tuple(e.storage_keys)) for e in tx.access_list),
+            v=signed.y_parity,
+            r=signed.r,
+            s=signed.s,
+            hash=signed.tx_hash,
+            sender=signed.sender,
+        )
+        try:
+            return pooled, builder.decode(raw)
+        except (ValidationError, ValueError, RLPException) as exc:
+            raise RpcError(SERVER_ERROR, f"invalid transaction: {exc}") from None
+    # A typed transaction starts with its type byte; a legacy one is an RLP list (first byte >= 0xc0).
+    try:
+        evm_tx = builder.decode(raw)
+        evm_tx.validate()  # field ranges, EIP-2 low s
+        evm_tx.check_signature_validity()
+        sender = bytes(evm_tx.sender)
+    except (ValidationError, ValueError, RLPException) as exc:
+        raise RpcError(SERVER_ERROR, f"invalid transaction: {exc}") from None
+    tx_type = LEGACY if raw[0] >= 0xC0 else ACCESS_LIST
+    chain_id = evm_tx.chain_id
+    if chain_id is None:
+        # geth's default (--rpc.allow-unprotected-txs off): a pre-EIP-155 signature replays on any chain.
+        raise RpcError(SERVER_ERROR, "only replay-protected (EIP-155) transactions allowed over RPC")
+    pooled = PooledTransaction(
+        tx_type=tx_type,
+        chain_id=int(chain_id),
+        nonce=int(evm_tx.nonce),
+        gas_limit=int(evm_tx.gas),
+        max_fee_per_gas=int(evm_tx.gas_price),
+        max_priority_fee_per_gas=int(evm_tx.gas_price),
+        to=bytes(evm_tx.to) or None,
+        value=int(evm_tx.value),
+        data=bytes(evm_tx.data),
+        access_list=tuple(
+            (bytes(entry[0]), tuple(int(k).to_bytes(32, "big") for k in entry[1]))
+            for entry in evm_tx.access_list
+        ),
+        v=int(evm_tx.v) if tx_type == LEGACY else int(evm_tx.y_parity),
+        r=int(evm_tx.r),
+        s=int(evm_tx.s),
+        hash=bytes(evm_tx.hash),
+        sender=sender,
+    )
+    return pooled, evm_tx
+
+
 @dataclass
 class TransactionRecord:
     """A transaction the node knows: pending (no block yet) or mined with its receipt."""
 
-    signed: SignedEip1559Transaction
+    signed: PooledTransaction
     hash: bytes
     sender: bytes
     arrival: int
@@ -236,24 +339,20 @@ class LocalNode:
             return self._transactions.get(tx_hash)
 
     def send_raw_transaction(self, raw: bytes) -> bytes:
-        """Check and pool a signed type-2 transaction, then mine if automining. Returns its hash."""
+        """Check and pool a signed transaction (type 0, 1 or 2), then mine if automining. Returns its hash."""
         with self._lock:
-            try:
-                signed = decode_signed_transaction(raw)
-            except (FormatError, SignatureError) as exc:
-                raise RpcError(SERVER_ERROR, f"invalid transaction: {exc}") from None
-            tx_hash = signed.tx_hash
+            tx, evm_tx = decode_pooled_transaction(raw, self._chain.get_vm().get_transaction_builder())
+            tx_hash = tx.hash
             known = self._transactions.get(tx_hash)
             if known is not None and not known.mined:
                 raise RpcError(SERVER_ERROR, "already known")
             # A mined transaction is no longer in the pool: like geth, its replay fails the nonce check
             # below ("nonce too low"); the relay must then look its hash up rather than assume failure.
-            tx = signed.transaction
             if tx.chain_id != self.chain_id:
                 raise RpcError(
                     SERVER_ERROR, f"invalid chain id for signer: have {tx.chain_id} want {self.chain_id}"
                 )
-            sender = signed.sender
+            sender = tx.sender
             who = to_checksum_address(sender)
             state = self._state_at(self.block_number())
             state_nonce = int(state.get_nonce(sender))
@@ -274,10 +373,6 @@ class LocalNode:
                     f"maxPriorityFeePerGas: {tx.max_priority_fee_per_gas}, "
                     f"maxFeePerGas: {tx.max_fee_per_gas}",
                 )
-            try:
-                evm_tx = self._chain.get_vm().get_transaction_builder().decode(raw)
-            except (ValidationError, ValueError, RLPException) as exc:
-                raise RpcError(SERVER_ERROR, f"invalid transaction: {exc}") from None
             intrinsic = int(evm_tx.intrinsic_gas)
             if tx.gas_limit < intrinsic:
                 raise RpcError(SERVER_ERROR, f"intrinsic gas too low: have {tx.gas_limit}, want {intrinsic}")
@@ -300,16 +395,14 @@ class LocalNode:
             queued = self._pool.setdefault(sender, {})
             previous = queued.get(tx.nonce)
             if previous is not None:
-                old = previous.signed.transaction
+                old = previous.signed
                 if not (
                     _bumped(old.max_fee_per_gas, tx.max_fee_per_gas)
                     and _bumped(old.max_priority_fee_per_gas, tx.max_priority_fee_per_gas)
                 ):
                     raise RpcError(SERVER_ERROR, "replacement transaction underpriced")
                 self._forget(previous)
-            record = TransactionRecord(
-                signed=signed, hash=tx_hash, sender=sender, arrival=next(self._arrivals)
-            )
+            record = TransactionRecord(signed=tx, hash=tx_hash, sender=sender, arrival=next(self._arrivals))
             queued[tx.nonce] = record
             self._transactions[tx_hash] = record
             self._evm_transactions[tx_hash] = evm_tx
@@ -341,12 +434,12 @@ class LocalNode:
             if record is None:
                 break
             header = self._chain.header
-            if header.gas_used + record.signed.transaction.gas_limit > header.gas_limit:
+            if header.gas_used + record.signed.gas_limit > header.gas_limit:
                 blocks.append(self._seal_block(applied))
                 applied = []
                 continue
             evm_tx = self._evm_transactions[record.hash]
-            del self._pool[record.sender][record.signed.transaction.nonce]
+            del self._pool[record.sender][record.signed.nonce]
             try:
                 _block, receipt, computation = self._chain.apply_transaction(evm_tx)
             except ValidationError:
@@ -384,7 +477,7 @@ class LocalNode:
         previous_cumulative = 0
         log_index = 0
         for index, (record, receipt, computation) in enumerate(applied):
-            tx = record.signed.transaction
+            tx = record.signed
             record.block_number = number
             record.block_hash = block.hash
             record.index = index

@@ -20,15 +20,17 @@ from importlib.metadata import version
 from typing import Any
 
 from dydx_airgap.online.rehearsal.evm.node import (
+    DYNAMIC_FEE,
     INVALID_PARAMS,
+    LEGACY,
     CallRequest,
     LocalNode,
     LogEntry,
     LogFilter,
+    PooledTransaction,
     RpcError,
     TransactionRecord,
 )
-from dydx_airgap.shared.ethereum.transaction import SignedEip1559Transaction
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -462,43 +464,42 @@ def _address_json(raw: bytes | None) -> str | None:
 
 
 def _transaction_json(record: TransactionRecord) -> dict[str, Any]:
-    signed: SignedEip1559Transaction = record.signed
-    tx = signed.transaction
+    tx: PooledTransaction = record.signed
     mined = record.mined
     price = record.effective_gas_price if record.effective_gas_price is not None else tx.max_fee_per_gas
-    return {
-        "type": "0x2",
-        "chainId": _hex(tx.chain_id),
-        "nonce": _hex(tx.nonce),
-        "gas": _hex(tx.gas_limit),
-        "maxFeePerGas": _hex(tx.max_fee_per_gas),
-        "maxPriorityFeePerGas": _hex(tx.max_priority_fee_per_gas),
-        "gasPrice": _hex(price),
-        "to": _address_json(tx.to),
-        "value": _hex(tx.value),
-        "input": "0x" + tx.data.hex(),
-        "accessList": [
-            {"address": "0x" + e.address.hex(), "storageKeys": ["0x" + k.hex() for k in e.storage_keys]}
-            for e in tx.access_list
-        ],
-        "v": _hex(signed.y_parity),
-        "yParity": _hex(signed.y_parity),
-        "r": _hex(signed.r),
-        "s": _hex(signed.s),
-        "hash": "0x" + record.hash.hex(),
-        "from": "0x" + record.sender.hex(),
-        "blockHash": "0x" + record.block_hash.hex() if mined and record.block_hash else None,
-        "blockNumber": _hex(record.block_number) if record.block_number is not None else None,
-        "transactionIndex": _hex(record.index) if record.index is not None else None,
-    }
+    # The fields geth returns for each type: a legacy transaction has neither fee caps nor an access list.
+    answer: dict[str, Any] = {"type": _hex(tx.tx_type), "chainId": _hex(tx.chain_id), "nonce": _hex(tx.nonce)}
+    answer["gas"] = _hex(tx.gas_limit)
+    if tx.tx_type == DYNAMIC_FEE:
+        answer["maxFeePerGas"] = _hex(tx.max_fee_per_gas)
+        answer["maxPriorityFeePerGas"] = _hex(tx.max_priority_fee_per_gas)
+    answer["gasPrice"] = _hex(price)
+    answer.update(to=_address_json(tx.to), value=_hex(tx.value), input="0x" + tx.data.hex())
+    if tx.tx_type != LEGACY:
+        answer["accessList"] = [
+            {"address": "0x" + address.hex(), "storageKeys": ["0x" + k.hex() for k in keys]}
+            for address, keys in tx.access_list
+        ]
+        answer["yParity"] = _hex(tx.v)
+    answer.update(
+        v=_hex(tx.v),
+        r=_hex(tx.r),
+        s=_hex(tx.s),
+        hash="0x" + record.hash.hex(),
+        **{"from": "0x" + record.sender.hex()},
+        blockHash="0x" + record.block_hash.hex() if mined and record.block_hash else None,
+        blockNumber=_hex(record.block_number) if record.block_number is not None else None,
+        transactionIndex=_hex(record.index) if record.index is not None else None,
+    )
+    return answer
 
 
 def _receipt_json(record: TransactionRecord) -> dict[str, Any]:
-    tx = record.signed.transaction
+    tx = record.signed
     if record.block_hash is None or record.block_number is None or record.index is None:
         raise RpcError(-32000, "transaction is not mined yet")
     return {
-        "type": "0x2",
+        "type": _hex(tx.tx_type),
         "transactionHash": "0x" + record.hash.hex(),
         "transactionIndex": _hex(record.index),
         "blockHash": "0x" + record.block_hash.hex(),
