@@ -490,3 +490,25 @@ def test_bip39_word_list_is_the_standard_one() -> None:
     assert len(WORDS) == 2048 == len(set(WORDS))
     assert hashlib.sha256(("\n".join(WORDS) + "\n").encode()).hexdigest() == ENGLISH_SHA256
     assert ENGLISH_SHA256 == "2f5eed53a4727b4bf8880d8f3f199efc90e58503646d9ff8eff3a2ed3b24dbda"
+
+
+def test_bundle_includes_the_keys_public_file_when_no_from_directory_holds_it(
+    evidence_flow: Flow, tmp_path: Path
+) -> None:
+    f = evidence_flow
+    signed_only = tmp_path / "signed-only"
+    signed_only.mkdir()
+    for name in ("onboarding.json", "apikey.json", "evidence.jsonl"):
+        shutil.copy2(f.cold / name, signed_only / name)
+    out = tmp_path / "bundle"
+    built = ok(
+        "dydx-offline", "evidence", "bundle", "--mnemonic-file", f.mnemonic, "--network", NETWORK,
+        "--evidence-log", signed_only / "evidence.jsonl", "--from", signed_only, "--out", out,
+    )  # fmt: skip
+    assert "made now from the key" in built
+    files = load_bundle(out).files
+    public = decode_payload(files[f"cold/public-{NETWORK}-0000.json"])
+    published = decode_payload((f.cold / f"public-{NETWORK}-0000.json").read_bytes())
+    assert public.kind == "public-key" and public.body == published.body  # the same key, made again
+    checked = ok("dydx-audit", "verify", out, "--address", f.address, "--cold-only")
+    assert f"and with cold/public-{NETWORK}-0000.json" in checked

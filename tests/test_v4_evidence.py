@@ -6,11 +6,21 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from dydx_airgap.offline.evidence.log import GENESIS, log_head
+from dydx_airgap.offline.keys.sources import KeySourceOptions, load_keys
+from dydx_airgap.shared.canonical_json import canonical_dumps
+from dydx_airgap.shared.evidence.files import BundleFiles, load_bundle
+from dydx_airgap.shared.evidence.manifest import parse_manifest
+from dydx_airgap.shared.evidence.verify import verify_bundle
+from dydx_airgap.shared.timestamps import iso_ms
+from dydx_airgap.shared.transport.payload import decode_payload
 from tests.conftest import TEST_MNEMONIC, assert_clean_failure, run_tool, write_secret
 from tests.offline.test_v4_cold import MAINNET_TXS, request_fields, write_request
+from tests.test_audit import reseal
 
 ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # the test mnemonic's first account
 
@@ -85,3 +95,35 @@ def test_a_bundle_without_the_request_a_v4_signature_answers_is_refused(tmp_path
     )  # fmt: skip
     assert_clean_failure(result, "v4-tx-request")
     assert not (tmp_path / "again").exists() or not any((tmp_path / "again").iterdir())
+
+
+def _relogged(files: dict[str, bytes], log_path: str, time_of_sign: str | None) -> dict[str, bytes]:
+    """The log rewritten with its hash chain intact (what an insider or a broken tool could produce)."""
+    prev, lines = GENESIS, []
+    for raw in files[log_path].splitlines():
+        entry = json.loads(raw)
+        entry["prev"] = prev
+        if time_of_sign is not None and entry["event"] == "sign":
+            entry["time"] = time_of_sign
+        lines.append(canonical_dumps(entry))
+        prev = log_head(entry)
+    return {**files, log_path: b"\n".join(lines) + b"\n"}
+
+
+def test_a_signature_logged_after_its_request_expired_fails_signed_in_time(tmp_path: Path) -> None:
+    bundle, _ = _signed_bundle(tmp_path)
+    files = load_bundle(bundle).files
+    manifest = parse_manifest(files["manifest.json"])
+    (request,) = [decode_payload(files[a.path]) for a in manifest.artefacts if a.kind == "v4-tx-request"]
+    expiry = request.expires_at()
+    assert expiry is not None
+    key = next(load_keys(KeySourceOptions(mnemonic_file=tmp_path / "mn"), [0])).key
+    log_path = manifest.evidence_log.path
+
+    def failures(time_of_sign: str | None) -> set[str]:
+        resealed = reseal(_relogged(files, log_path, time_of_sign), key)
+        return {c.name for c in verify_bundle(BundleFiles("test", resealed), None, True).failures}
+
+    assert failures(None) == set()  # the re-chaining and resealing alone break nothing
+    assert failures(iso_ms(expiry)) == set()  # signed at the last valid moment
+    assert failures(iso_ms(expiry + timedelta(milliseconds=1))) == {"signed-in-time"}

@@ -16,6 +16,7 @@ import hashlib
 import os
 import stat
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,7 @@ class BuiltBundle:
     manifest: Manifest
     manifest_sha256: str
     verification: Verification
+    made_public: bool = False  # the key's public file was made now (none was in the --from directories)
 
 
 def _index(directories: list[Path], skip: set[Path]) -> list[Candidate]:
@@ -168,8 +170,16 @@ PUBLIC_KEY_KINDS = frozenset({"public-key", "v4-public-key"})
 
 
 def build_bundle(
-    key: ColdKey, network: Network, log_path: Path, from_dirs: list[Path], out: Path
+    key: ColdKey,
+    network: Network,
+    log_path: Path,
+    from_dirs: list[Path],
+    out: Path,
+    own_public: Callable[[], tuple[str, Payload]] | None = None,
 ) -> BuiltBundle:
+    """``own_public`` makes the key's public file (name, payload) when none of the --from directories holds
+    one for this network: an auditor cross-checks the STARK key against it, and operators rarely think of
+    passing derive's output folder."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"{out} already exists: a bundle is never overwritten; choose another --out")
     log_bytes = read_untrusted_file(log_path, cap=MAX_LOG_BYTES)
@@ -214,6 +224,13 @@ def build_bundle(
             network.chain_id,
         ):
             collected.add(candidate.name, candidate.data, payload.kind, payload, None)
+    v3_signed = any(not a.kind.startswith("v4-") for a in collected.artefacts)
+    if own_public is not None and v3_signed and not any(a.kind == "public-key" for a in collected.artefacts):
+        name, public = own_public()
+        collected.add(name, public.to_bytes(), public.kind, public, None)
+        made_public = True
+    else:
+        made_public = False
     log_name = log_path.name
     collected.add(log_name, log_bytes, EVIDENCE_LOG_KIND, None, None)
     log_artefact = next(a for a in collected.artefacts if a.kind == EVIDENCE_LOG_KIND)
@@ -248,7 +265,7 @@ def build_bundle(
         raise VerificationError(f"{out} does not read back as written")
     verification = verify_bundle(again, cold_only=True)
     _require_pass(verification, str(out))
-    return BuiltBundle(out, manifest, digest.hex(), verification)
+    return BuiltBundle(out, manifest, digest.hex(), verification, made_public)
 
 
 def _require_pass(verification: Verification, what: str) -> None:

@@ -20,6 +20,7 @@ from dydx_airgap.offline.options import (
 )
 from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.errors import InputError
+from dydx_airgap.shared.transport.payload import Payload
 
 _file = click.Path(path_type=Path, dir_okay=False)
 _dir = click.Path(path_type=Path, file_okay=False)
@@ -62,12 +63,19 @@ def bundle(
     as an auditor would. Add the relay's receipts on the online machine: dydx-relay evidence add-receipts.
     """
     from dydx_airgap.offline.evidence.bundle import build_bundle
+    from dydx_airgap.offline.keys.cold_key import derive_account
+    from dydx_airgap.offline.keys.derive import public_file_name, public_payload
 
     if legacy_log is not None and evidence_log != DEFAULT_EVIDENCE_LOG and legacy_log != evidence_log:
         raise InputError("--log and --evidence-log name two different logs: give only --evidence-log")
     log_path = legacy_log if legacy_log is not None else evidence_log
     key = load_one_key(key_source_from(kwargs), account)
-    built = build_bundle(key.key, network, log_path, list(from_dirs), out)
+
+    def own_public() -> tuple[str, Payload]:
+        derived = derive_account(key.key, network.chain_id)
+        return public_file_name(network, key.index), public_payload(network, key, derived)
+
+    built = build_bundle(key.key, network, log_path, list(from_dirs), out, own_public)
     manifest = built.manifest
     if as_json:
         click.echo(
@@ -78,6 +86,7 @@ def bundle(
                     "address": manifest.address,
                     "network_id": manifest.network_id,
                     "artefacts": [a.to_json() for a in manifest.artefacts],
+                    "public_file_made": built.made_public,
                 },
                 indent=2,
             )
@@ -87,6 +96,11 @@ def bundle(
     for art in manifest.artefacts:
         label = f"{art.kind} {art.fingerprint}" if art.fingerprint else art.kind
         click.echo(f"  {art.path:<40} {label}")
+    if built.made_public:
+        click.echo(
+            "  (no public file of this key was in the --from directories: the one above was made now from "
+            "the key, so the auditor can cross-check the STARK key)"
+        )
     click.echo(f"manifest SHA-256 {built.manifest_sha256}, signed by {manifest.address} (manifest.sig)")
     click.echo(
         "verified: every check passes; next, on the relay: dydx-relay evidence add-receipts " + str(out)

@@ -17,6 +17,7 @@ CHECK_NAMES = (
     "bundle-layout",
     "artefact-hash",
     "evidence-log",
+    "signed-in-time",
     "log-head",
     "payload",
     "request-signatures",

@@ -61,6 +61,7 @@ from dydx_airgap.shared.evidence.manifest import Artefact, Manifest, parse_manif
 from dydx_airgap.shared.evidence.message import manifest_message, manifest_message_hash
 from dydx_airgap.shared.evidence.receipts import Receipts, parse_receipts, verify_receipts_signature
 from dydx_airgap.shared.evidence.secret_scan import SecretScanner
+from dydx_airgap.shared.timestamps import parse_iso_ms
 from dydx_airgap.shared.transport.bodies_v4 import check_signed_tx
 from dydx_airgap.shared.transport.payload import Payload, decode_payload
 
@@ -144,6 +145,7 @@ class _Verifier:
         self.accounted: set[bytes] = set()  # signature cores verified as something legitimate
         self.addresses: set[str] = set()
         self.log_head: str | None = None
+        self.by_sha: dict[str, Payload] = {}  # every decoded payload by the SHA-256 of its file
 
     # ---- driver ----
 
@@ -291,6 +293,7 @@ class _Verifier:
                 continue
             self.result.payloads[art.path] = payload
             by_sha[hashlib.sha256(data).hexdigest()] = payload
+            self.by_sha = by_sha
             if payload.origin is not None:  # decoding verified it: the cold key's origin signature
                 self.accounted.add(typed_signature_core(TypedSignature.from_hex(payload.origin)))
             if payload.address is not None:
@@ -445,8 +448,12 @@ class _Verifier:
             except Exception as exc:  # noqa: BLE001
                 self.checks.fail("cross-references", path, _message(exc))
                 continue
-            also = f" and {published[p.body['account']][0]}" if p.body["account"] in published else ""
-            self.checks.ok("cross-references", path, f"STARK key agrees between the body sent{also}")
+            also = f" and with {published[p.body['account']][0]}" if p.body["account"] in published else ""
+            self.checks.ok(
+                "cross-references",
+                path,
+                f"the STARK key in the body sent agrees with the one the payload states{also}",
+            )
 
     # ---- evidence log ----
 
@@ -485,9 +492,17 @@ class _Verifier:
                 self.checks.fail(
                     "evidence-log", art.path if art else ref.path, f"entry {entry.seq}: {problem}"
                 )
+            elif art is not None:
+                self._signed_in_time(entry, art)
         for seq, art in sorted(by_seq.items(), key=lambda kv: kv[0] or 0):
             self.checks.fail(
                 "evidence-log", art.path, f"names log entry {seq}, which records no such signature"
+            )
+        if mine and not self.checks.failed("signed-in-time"):
+            self.checks.ok(
+                "signed-in-time",
+                ref.path,
+                "no signature was made after the request it answers had expired (by the cold clock)",
             )
         if not self.checks.failed("evidence-log"):
             self.checks.ok(
@@ -496,6 +511,33 @@ class _Verifier:
                 f"hash chain of {len(entries)} entries intact; its {mine} signature(s) by {manifest.address} "
                 "are all in the bundle",
             )
+
+    def _signed_in_time(self, entry: LogEntry, art: Artefact) -> None:
+        """A signature made after what it answers had expired: the cold side refuses to make one, so its
+        presence means an old tool, a clock set back after the fact, or a forged log."""
+        payload = self.result.payloads.get(art.path)
+        signed_at = entry.get("time")
+        if payload is None or not isinstance(signed_at, str):
+            return
+        try:
+            moment = parse_iso_ms(signed_at)
+        except AirgapError:
+            return  # the log's own check reports an unreadable time
+        # Requests the relay made carry an expiry the cold side checks with the same clock its log uses.
+        # (A ladder's rungs may follow a relay-supplied clock within the bound it allows, so they are not
+        # compared with the cold clock here.)
+        ends: list[tuple[str, str]] = []
+        request_sha = payload.body.get("request_sha256")
+        request = self.by_sha.get(request_sha) if isinstance(request_sha, str) else None
+        if request is not None and request.expires is not None:
+            ends.append((f"its {request.kind} {request.id}", request.expires))
+        for what, end in ends:
+            if moment > parse_iso_ms(end):
+                self.checks.fail(
+                    "signed-in-time",
+                    art.path,
+                    f"entry {entry.seq}: signed at {signed_at}, after {what} ended at {end}",
+                )
 
     def _log_head(self, entries: list[LogEntry], path: str) -> None:
         """A head on the operator's paper record that the bundle's log lacks: the log was rewritten or cut."""
