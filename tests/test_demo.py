@@ -38,7 +38,9 @@ def test_the_rehearsal_runs_end_to_end(tmp_path, figure) -> None:
     assert "withdrawal with the hot key: code 4 (refused" in out
     assert "v4 subaccount 0 holds 400.000000 USDC" in out
     assert out.count("SIGN_MODE_DIRECT signature of dydx1") == 3
-    assert "0 submission(s) and 3 transaction(s)" in out and "verdict: all 13 checks pass" in out
+    assert (
+        "0 submission(s) and 3 transaction(s)" in out and "verdict: all 14 checks pass" in out
+    )  # 13 + signed-in-time
     key = json.loads((REPO / "demo-out" / "online" / "trading-key.json").read_text())
     assert key["safe_for_a_hot_key"] is True and key["chain_id"] == "dydx-testnet-4"
     hot = json.loads((REPO / "demo-out" / "trading" / "hot-key.json").read_text())
