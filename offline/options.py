@@ -15,6 +15,12 @@ from typing import Any, TypeVar
 import click
 
 from dydx_airgap.shared.dydx_v3.networks import Network, get_network
+from dydx_airgap.shared.dydx_v3.variants import (
+    DEFAULT_VARIANT,
+    VARIANT_NAMES,
+    StarkKeyVariant,
+    parse_variant,
+)
 from dydx_airgap.shared.dydx_v4.networks import V4Network
 from dydx_airgap.shared.errors import InputError
 
@@ -82,6 +88,23 @@ def network_option(func: F) -> F:
         help="Chain id or name: 1 mainnet, 3 ropsten, 5 goerli, 11155111 sepolia, 31337 local (rehearsal).",
     )(func)
 
+
+def _variant(ctx: click.Context, param: click.Parameter, value: str) -> StarkKeyVariant:
+    try:
+        return parse_variant(value)
+    except InputError as exc:
+        raise click.BadParameter(exc.message) from None
+
+
+variant_option = click.option(
+    "--variant",
+    "variant",
+    default=DEFAULT_VARIANT.value,
+    show_default=True,
+    callback=_variant,
+    metavar="NAME",
+    help="Which STARK key the account registered: " + ", ".join(VARIANT_NAMES) + " (`recover` finds it).",
+)
 
 account_option = click.option(
     "--account",

@@ -25,6 +25,7 @@ from dydx_airgap.shared.dydx_v3.api_auth import sign_api_request
 from dydx_airgap.shared.dydx_v3.derivation import stark_private_key_from_signature
 from dydx_airgap.shared.dydx_v3.eip712 import STARK_KEY_ACTION, onboarding_action_message, personal_sign_text
 from dydx_airgap.shared.dydx_v3.networks import NETWORKS
+from dydx_airgap.shared.dydx_v3.variants import StarkKeyVariant
 from dydx_airgap.shared.dydx_v3.vectors import (
     MAX_VECTORS_BYTES,
     Vector,
@@ -158,7 +159,7 @@ def check_vector(vector: Vector) -> VectorResult:
     )
     c.check(
         "dydx3_python_stark_private_key",
-        lambda v: _same_int(dict(c.derived().stark_key_variants())["dydx-v3-python"], v, "dydx3"),
+        lambda v: _same_int(dict(c.derived().stark_key_variants())[StarkKeyVariant.DYDX3_PYTHON], v, "dydx3"),
     )
     c.check("stark_key_candidates", lambda v: _check_candidates(c, v))
     c.check("legacy_personal_sign", lambda v: _check_legacy(c, v))

@@ -29,9 +29,11 @@ from multiprocessing.connection import Connection, wait
 from typing import cast
 
 from dydx_airgap.offline.keys.cold_key import ColdKey, DerivedAccount, StarkKeyPair, derive_account
-from dydx_airgap.shared.dydx_v3.derivation import (
-    api_credentials_from_onboarding_signature,
-    stark_private_key_from_signature,
+from dydx_airgap.shared.dydx_v3.derivation import api_credentials_from_onboarding_signature
+from dydx_airgap.shared.dydx_v3.variants import (
+    DEFAULT_VARIANT,
+    StarkKeyVariant,
+    stark_private_key_for_variant,
 )
 from dydx_airgap.shared.errors import InputError
 from dydx_airgap.shared.secret import Secret
@@ -45,8 +47,9 @@ MAX_WORKERS = 8
 
 _SIGNATURE_BYTES = 66
 _COORDINATE_BYTES = 32
-# stark-key signature ‖ onboarding signature ‖ public x ‖ public y
-_ACCOUNT_RECORD_BYTES = 2 * _SIGNATURE_BYTES + 2 * _COORDINATE_BYTES
+# stark-key signature ‖ onboarding signature ‖ personal-sign stark-key signature (zeros unless the variant
+# is the legacy one) ‖ public x ‖ public y
+_ACCOUNT_RECORD_BYTES = 3 * _SIGNATURE_BYTES + 2 * _COORDINATE_BYTES
 _POINT_RECORD_BYTES = 2 * _COORDINATE_BYTES
 _OK, _FAILED = b"\x00", b"\x01"
 
@@ -80,22 +83,29 @@ def worker_count(requested: int | None, items: int) -> int:
 
 
 def derive_accounts_parallel(
-    keys: Sequence[ColdKey], chain_id: int, workers: int | None = None
+    keys: Sequence[ColdKey],
+    chain_id: int,
+    workers: int | None = None,
+    variant: StarkKeyVariant = DEFAULT_VARIANT,
 ) -> list[DerivedAccount]:
-    """``[derive_account(key, chain_id) for key in keys]``, spread over forked workers for large batches."""
+    """``[derive_account(key, chain_id, variant) for key in keys]``, spread over forked workers for large
+    batches."""
     count = worker_count(workers, len(keys))
     if count > 1:
         chunks = run_in_workers(
             len(keys),
             lambda start, stop: b"".join(
-                _encode_account(derive_account(key, chain_id)) for key in keys[start:stop]
+                _encode_account(derive_account(key, chain_id, variant)) for key in keys[start:stop]
             ),
             count,
         )
         records = _split_records(chunks, _ACCOUNT_RECORD_BYTES, len(keys))
         if records is not None:
-            return [_decode_account(key, chain_id, record) for key, record in zip(keys, records, strict=True)]
-    return [derive_account(key, chain_id) for key in keys]
+            return [
+                _decode_account(key, chain_id, variant, record)
+                for key, record in zip(keys, records, strict=True)
+            ]
+    return [derive_account(key, chain_id, variant) for key in keys]
 
 
 def stark_public_points_parallel(
@@ -198,29 +208,38 @@ def _split_records(chunks: list[bytes] | None, size: int, expected: int) -> list
 def _encode_account(account: DerivedAccount) -> bytes:
     # The two derivation signatures cross the pipe because DerivedAccount carries them (recover and
     # `sign onboarding` need them); they travel only from a worker to its parent, inside one process tree.
+    personal = account._personal_stark_key_signature
     return (
         account._stark_key_signature.reveal()
         + account._onboarding_signature.reveal()
+        + (personal.reveal() if personal is not None else bytes(_SIGNATURE_BYTES))
         + _encode_point((account.stark.public_key, account.stark.public_key_y))
     )
 
 
-def _decode_account(key: ColdKey, chain_id: int, record: bytes) -> DerivedAccount:
-    """The DerivedAccount ``derive_account(key, chain_id)`` returns, rebuilt from a worker's record."""
+def _decode_account(key: ColdKey, chain_id: int, variant: StarkKeyVariant, record: bytes) -> DerivedAccount:
+    """The DerivedAccount ``derive_account(key, chain_id, variant)`` returns, rebuilt from a worker's
+    record."""
     stark_signature = record[:_SIGNATURE_BYTES]
     onboarding_signature = record[_SIGNATURE_BYTES : 2 * _SIGNATURE_BYTES]
-    x, y = _decode_point(record[2 * _SIGNATURE_BYTES :])
+    personal = (
+        Secret(record[2 * _SIGNATURE_BYTES : 3 * _SIGNATURE_BYTES])
+        if variant.needs_personal_signature
+        else None
+    )
+    x, y = _decode_point(record[3 * _SIGNATURE_BYTES :])
+    private = stark_private_key_for_variant(
+        variant, stark_signature, personal.reveal() if personal is not None else None
+    )
     return DerivedAccount(
         address=key.address,
         chain_id=chain_id,
-        stark=StarkKeyPair(
-            private_key=Secret(stark_private_key_from_signature(stark_signature)),
-            public_key=x,
-            public_key_y=y,
-        ),
+        stark=StarkKeyPair(private_key=Secret(private), public_key=x, public_key_y=y),
         api=api_credentials_from_onboarding_signature(onboarding_signature),
         _stark_key_signature=Secret(stark_signature),
         _onboarding_signature=Secret(onboarding_signature),
+        variant=variant,
+        _personal_stark_key_signature=personal,
     )
 
 

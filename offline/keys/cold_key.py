@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING
 from dydx_airgap.shared.dydx_v3.derivation import (
     ApiCredentials,
     api_credentials_from_onboarding_signature,
-    dydx3_python_stark_private_key,
-    stark_key_signature_candidates,
     stark_private_key_from_signature,
 )
 from dydx_airgap.shared.dydx_v3.eip712 import (
@@ -27,6 +25,11 @@ from dydx_airgap.shared.dydx_v3.eip712 import (
     onboarding_action_digest,
     onboarding_action_message,
     personal_sign_text,
+)
+from dydx_airgap.shared.dydx_v3.variants import (
+    DEFAULT_VARIANT,
+    StarkKeyVariant,
+    stark_private_key_for_variant,
 )
 from dydx_airgap.shared.errors import InputError
 from dydx_airgap.shared.ethereum.address import address_from_public_key
@@ -132,15 +135,22 @@ def stark_key_pair(private_key: int) -> StarkKeyPair:
 
 @dataclass(frozen=True)
 class DerivedAccount:
-    """Everything dYdX derived from one Ethereum key on one network, the web app's way."""
+    """Everything dYdX derived from one Ethereum key on one network, by one key variant.
+
+    ``variant`` chooses which STARK key ``stark`` is (shared/dydx_v3/variants.py); the API credentials
+    come from the EIP-712 onboarding signature whatever the variant (only its r and s matter).
+    """
 
     address: str
     chain_id: int
     stark: StarkKeyPair
     api: ApiCredentials
-    # The two derivation signatures stay inside this object: compared, never revealed (but see below).
+    # The derivation signatures stay inside this object: compared, never revealed (but see below).
     _stark_key_signature: Secret[bytes] = field(repr=False)
     _onboarding_signature: Secret[bytes] = field(repr=False)
+    variant: StarkKeyVariant = DEFAULT_VARIANT
+    #: The personal_sign "dYdX STARK Key" signature; present only for the legacy variant, which hashes it.
+    _personal_stark_key_signature: Secret[bytes] | None = field(default=None, repr=False)
 
     def matches_stark_key_signature(self, expected: bytes) -> bool:
         return hmac.compare_digest(self._stark_key_signature.reveal(), expected)
@@ -150,47 +160,70 @@ class DerivedAccount:
         credentials: whoever holds it can compute them. Only `sign onboarding` may call this."""
         return TypedSignature.from_bytes(self._onboarding_signature.reveal())
 
-    def stark_key_variants(self) -> list[tuple[str, int]]:
-        """(label, STARK private key) for every derivation variant a real account may have used."""
+    def stark_key_variants(self) -> list[tuple[StarkKeyVariant, int]]:
+        """(variant, STARK private key) for every variant the EIP-712 signature alone gives: all but the
+        legacy personal-sign one, which needs a second signature (:func:`legacy_personal_sign_stark_key`)."""
         sig = self._stark_key_signature.reveal()
-        labels = ("web app", "web app, v rotated", "web app, type byte rotated", "web app, both rotated")
-        variants = [
-            (label, stark_private_key_from_signature(candidate))
-            for label, candidate in zip(labels, stark_key_signature_candidates(sig), strict=True)
+        return [
+            (variant, stark_private_key_for_variant(variant, sig))
+            for variant in StarkKeyVariant
+            if not variant.needs_personal_signature
         ]
-        variants.append(("dydx-v3-python", dydx3_python_stark_private_key(sig)))
-        return variants
 
 
-def derive_account(key: ColdKey, chain_id: int) -> DerivedAccount:
-    """Sign both derivation actions and derive the STARK key pair and default API credentials."""
+def _personal_stark_key_signature(key: ColdKey, chain_id: int) -> TypedSignature:
+    text = personal_sign_text(chain_id, onboarding_action_message(chain_id, STARK_KEY_ACTION))
+    return key._typed(personal_message_hash(text.encode("utf-8")), SignatureType.PERSONAL)
+
+
+def derive_account(key: ColdKey, chain_id: int, variant: StarkKeyVariant = DEFAULT_VARIANT) -> DerivedAccount:
+    """Sign both derivation actions and derive the variant's STARK key pair and default API credentials."""
     stark_sig = key._typed(onboarding_action_digest(chain_id, STARK_KEY_ACTION), SignatureType.NO_PREPEND)
     onboarding_sig = key._typed(
         onboarding_action_digest(chain_id, ONBOARDING_ACTION), SignatureType.NO_PREPEND
     )
     stark_bytes = stark_sig.to_bytes()
     onboarding_bytes = onboarding_sig.to_bytes()
+    personal = (
+        Secret(_personal_stark_key_signature(key, chain_id).to_bytes())
+        if variant.needs_personal_signature
+        else None
+    )
+    private = stark_private_key_for_variant(
+        variant, stark_bytes, personal.reveal() if personal is not None else None
+    )
     return DerivedAccount(
         address=key.address,
         chain_id=chain_id,
-        stark=stark_key_pair(stark_private_key_from_signature(stark_bytes)),
+        stark=stark_key_pair(private),
         api=api_credentials_from_onboarding_signature(onboarding_bytes),
         _stark_key_signature=Secret(stark_bytes),
         _onboarding_signature=Secret(onboarding_bytes),
+        variant=variant,
+        _personal_stark_key_signature=personal,
     )
+
+
+def all_variant_stark_private_keys(key: ColdKey, chain_id: int) -> list[tuple[StarkKeyVariant, int]]:
+    """(variant, STARK private key) for all six variants of one key on one network: the two "dYdX STARK
+    Key" signatures (EIP-712 and personal_sign) are made and consumed here and go nowhere else."""
+    from dydx_airgap.shared.dydx_v3.variants import ALL_VARIANTS, all_variant_private_keys
+
+    typed = key._typed(onboarding_action_digest(chain_id, STARK_KEY_ACTION), SignatureType.NO_PREPEND)
+    personal = _personal_stark_key_signature(key, chain_id)
+    privates = all_variant_private_keys(typed.to_bytes(), personal.to_bytes())
+    return list(zip(ALL_VARIANTS, privates, strict=True))
 
 
 def legacy_personal_sign_stark_key(key: ColdKey, chain_id: int) -> tuple[str, int]:
     """The legacy (personal_sign) STARK key variant: returns (signed text, STARK private key)."""
     text = personal_sign_text(chain_id, onboarding_action_message(chain_id, STARK_KEY_ACTION))
-    sig = key._typed(personal_message_hash(text.encode("utf-8")), SignatureType.PERSONAL)
+    sig = _personal_stark_key_signature(key, chain_id)
     return text, stark_private_key_from_signature(sig.to_bytes())
 
 
 def legacy_personal_sign_signature_matches(key: ColdKey, chain_id: int, expected: bytes) -> bool:
-    text = personal_sign_text(chain_id, onboarding_action_message(chain_id, STARK_KEY_ACTION))
-    sig = key._typed(personal_message_hash(text.encode("utf-8")), SignatureType.PERSONAL)
-    return hmac.compare_digest(sig.to_bytes(), expected)
+    return hmac.compare_digest(_personal_stark_key_signature(key, chain_id).to_bytes(), expected)
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,16 @@ from dydx_airgap.offline.keys.sources import (
     parse_account_range,
 )
 from dydx_airgap.offline.options import (
-    account_option,
     json_option,
     key_source_from,
     key_source_options,
     network_option,
     overwrite_vault_option,
+    variant_option,
     vault_password_option,
 )
 from dydx_airgap.shared.dydx_v3.networks import Network
+from dydx_airgap.shared.dydx_v3.variants import StarkKeyVariant
 from dydx_airgap.shared.errors import InputError, UsageError, VerificationError
 from dydx_airgap.shared.fsutil import read_secret_file, write_secret_file
 
@@ -97,12 +98,14 @@ def keygen(out: Path, password_file: Path | None, mnemonic_out: Path | None, as_
     "--accounts", "accounts", default="0", show_default=True, help="Account indices: 0, 0-9, 0,3,5-7."
 )
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@variant_option
 @vault_password_option
 @overwrite_vault_option
 @json_option
 def derive(
     network: Network,
     accounts: str,
+    variant: StarkKeyVariant,
     out_dir: Path,
     vault_password_file: Path | None,
     overwrite: bool,
@@ -124,11 +127,12 @@ def derive(
         "vault passphrase", vault_password_file, confirm=True, option_hint="--vault-password-file FILE"
     )
     require_strong_passphrase(vault_pass, "vault passphrase")
-    records = derive_to_directory(network, keys, out_dir, vault_pass, overwrite)
+    records = derive_to_directory(network, keys, out_dir, vault_pass, overwrite, variant=variant)
     if as_json:
         click.echo(json.dumps([json.loads(r.payload.to_bytes()) for r in records], indent=2))
         return
     click.echo(f"network {network.label}; vault {out_dir / VAULT_NAME} (0600, Argon2id + AES-256-GCM)")
+    click.echo(f"key variant {variant.value}: {variant.description}")
     for r in records:
         body = r.payload.body
         click.echo(
@@ -142,50 +146,153 @@ def derive(
     )
 
 
+def _networks(ctx: click.Context, param: click.Parameter, value: str) -> list[Network]:
+    from dydx_airgap.shared.dydx_v3.networks import NETWORKS, get_network
+
+    if value.strip().lower() == "all":
+        return list(NETWORKS.values())
+    try:
+        chosen = [get_network(part) for part in value.split(",") if part.strip()]
+    except InputError as exc:
+        raise click.BadParameter(exc.message) from None
+    if not chosen:
+        raise click.BadParameter("name at least one network, or all")
+    if len({n.chain_id for n in chosen}) != len(chosen):
+        raise click.BadParameter("a network is named twice")
+    return chosen
+
+
+def _match_targets(matches: tuple[str, ...], match_file: Path | None) -> list[Any]:
+    from dydx_airgap.offline.keys.recover import parse_target
+    from dydx_airgap.shared.fsutil import read_untrusted_file
+
+    texts = list(matches)
+    if match_file is not None:
+        raw = read_untrusted_file(match_file, cap=4 * 1024 * 1024)
+        try:
+            lines = raw.decode("utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise InputError(f"{match_file} is not UTF-8 text: one STARK key per line") from None
+        for number, line in enumerate(lines, 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            try:
+                texts.append(line)
+                parse_target(line)
+            except InputError as exc:
+                raise InputError(f"{match_file} line {number}: {exc.message}") from None
+    if not texts:
+        raise InputError("nothing to look for: give --match KEY (repeatable) or --match-file FILE")
+    targets = [parse_target(text) for text in texts]
+    if len({t.text for t in targets}) != len(targets):
+        raise InputError("a STARK key to match is given twice")
+    return targets
+
+
 @click.command()
 @key_source_options
-@network_option
-@account_option
-@click.option("--match", "match", required=True, help="The STARK public key (x) dYdX has on record, hex.")
+@click.option(
+    "--network",
+    "networks",
+    required=True,
+    callback=_networks,
+    help="Chain ids or names, comma-separated (1,11155111), or all.",
+)
+@click.option(
+    "--accounts", "accounts", default=None, help="Account indices to try: 0, 0-99, 0,3,5-7 (default 0)."
+)
+@click.option("--account", "account", type=click.IntRange(0, 2**31 - 1), hidden=True)
+@click.option(
+    "--match",
+    "matches",
+    multiple=True,
+    help="A STARK public key (x) to find, hex; repeatable; 8 or more leading digits match as a prefix.",
+)
+@click.option("--match-file", type=_file, help="A file with one STARK key (or prefix) per line.")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=None, help="Processes to use (default: every CPU)."
+)
 @json_option
-def recover(network: Network, account: int, match: str, as_json: bool, **kwargs: Any) -> None:
-    """Try every derivation variant (web app x4, legacy personal-sign, dydx-v3-python) against a STARK key."""
-    from dydx_airgap.offline.keys.recover import try_all_variants
+def recover(
+    networks: list[Network],
+    accounts: str | None,
+    account: int | None,
+    matches: tuple[str, ...],
+    match_file: Path | None,
+    workers: int | None,
+    as_json: bool,
+    **kwargs: Any,
+) -> None:
+    """Find which account, network and key variant gives each STARK key dYdX has on record.
 
-    text = match.strip().lower()
-    text = text[2:] if text.startswith("0x") else text
-    if not text or len(text) > 64 or any(c not in "0123456789abcdef" for c in text):
-        raise InputError("--match must be a STARK public key in hex (up to 64 digits, 0x optional)")
+    Tries every variant (web-app, v-rotated, type-rotated, both-rotated, legacy-personal-sign,
+    dydx3-python) of every account on every network, on every core, and prints each match with the flags
+    that sign for it.
+    """
+    from dydx_airgap.offline.keys.recover import search
+    from dydx_airgap.shared.dydx_v3.variants import ALL_VARIANTS
+
+    if accounts is not None and account is not None:
+        raise InputError("give --accounts (or the older --account), not both")
+    indices = parse_account_range(accounts) if accounts is not None else [account or 0]
+    targets = _match_targets(matches, match_file)
     harden_process()
-    key = next(load_keys(key_source_from(kwargs), [account]))
-    results = try_all_variants(key.key, network.chain_id, int(text, 16))
-    matched = [r for r in results if r.matches]
+    keys = list(load_keys(key_source_from(kwargs), indices))
+    result = search(keys, networks, targets, workers)
     if as_json:
         click.echo(
             json.dumps(
                 {
-                    "address": key.key.address,
-                    "network_id": network.chain_id,
-                    "variants": [
+                    "searched": {
+                        "accounts": len(keys),
+                        "network_ids": [n.chain_id for n in networks],
+                        "variants": [v.value for v in ALL_VARIANTS],
+                        "candidates": result.candidates_tried,
+                    },
+                    "matches": [
                         {
-                            "variant": r.label,
-                            "stark_public_key": f"0x{r.public_key:064x}",
-                            "matches": r.matches,
+                            "match": "0x" + m.target.text,
+                            "how": m.how,
+                            "account": m.candidate.account,
+                            "derivation_path": m.candidate.derivation_path,
+                            "address": m.candidate.address,
+                            "network_id": m.candidate.network.chain_id,
+                            "variant": m.candidate.variant.value,
+                            "same_key_variants": [v.value for v in m.same_key_variants],
+                            "stark_public_key": f"0x{m.candidate.stark_key:064x}",
                         }
-                        for r in results
+                        for m in result.matches
                     ],
-                    "match": matched[0].label if matched else None,
+                    "not_found": ["0x" + t.text for t in result.not_found],
                 },
                 indent=2,
             )
         )
     else:
-        for r in results:
-            click.echo(f"{'MATCH' if r.matches else '     '}  {r.label:<28} 0x{r.public_key:064x}")
-    if not matched:
-        raise InputError(
-            f"no derivation variant of {key.key.address} on {network.label} gives that STARK key: "
-            "check the network, the account index and the key"
+        click.echo(
+            f"searched {len(keys)} account(s) x {len(networks)} network(s) x {len(ALL_VARIANTS)} variants "
+            f"= {result.candidates_tried} STARK keys"
         )
-    if not as_json:
-        click.echo(f"the account was created with the {matched[0].label} variant")
+        for m in result.matches:
+            c = m.candidate
+            how = "exact" if m.how == "exact" else f"prefix match ({len(m.target.text)} digits)"
+            path = c.derivation_path or "keystore"
+            also = "".join(f" (= {v.value}: same key)" for v in m.same_key_variants)
+            click.echo(
+                f"MATCH {how}: 0x{c.stark_key:064x} is account {c.account} ({path}, {c.address}) "
+                f"on {c.network.label}, variant {c.variant.value}{also}"
+            )
+            click.echo(
+                f"      sign for it with --account {c.account} --network {c.network.chain_id} "
+                f"{c.variant.flag}"
+            )
+        if result.matches and any(m.how == "prefix" for m in result.matches):
+            click.echo("a prefix match is not proof: compare the whole key before signing")
+    if result.not_found:
+        shown = ", ".join("0x" + t.text for t in result.not_found[:5])
+        more = f" and {len(result.not_found) - 5} more" if len(result.not_found) > 5 else ""
+        raise InputError(
+            f"{len(result.not_found)} of {len(targets)} STARK key(s) not found ({shown}{more}) among "
+            f"{result.candidates_tried} candidates: check the key source, --accounts and --network"
+        )

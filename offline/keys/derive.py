@@ -17,6 +17,7 @@ from dydx_airgap.offline.keys.cold_key import DerivedAccount
 from dydx_airgap.offline.keys.sources import AccountKey
 from dydx_airgap.offline.keys.vault import read_vault, write_vault
 from dydx_airgap.shared.dydx_v3.networks import Network
+from dydx_airgap.shared.dydx_v3.variants import DEFAULT_VARIANT, StarkKeyVariant
 from dydx_airgap.shared.errors import InputError, VerificationError
 from dydx_airgap.shared.fsutil import atomic_write_bytes, make_secret_dir, read_untrusted_file
 from dydx_airgap.shared.secret import Secret
@@ -52,7 +53,7 @@ def public_payload(network: Network, key: AccountKey, account: DerivedAccount) -
             "derivation_path": key.derivation_path,
             "stark_public_key": hex64(account.stark.public_key),
             "stark_public_key_y": hex64(account.stark.public_key_y),
-            "key_variant": "web-app",
+            "key_variant": account.variant.value,
             "api_key": account.api.key,
         },
         signer=key.key.origin_signer(),
@@ -65,6 +66,7 @@ def vault_entry(network: Network, key: AccountKey, account: DerivedAccount) -> d
         "account": key.index,
         "derivation_path": key.derivation_path,
         "address": account.address,
+        "key_variant": account.variant.value,
         "stark_private_key": hex64(account.stark.private_key.reveal()),
         "stark_public_key": hex64(account.stark.public_key),
         "stark_public_key_y": hex64(account.stark.public_key_y),
@@ -83,6 +85,7 @@ def derive_to_directory(
     vault_passphrase: Secret[str],
     overwrite: bool,
     workers: int | None = None,
+    variant: StarkKeyVariant = DEFAULT_VARIANT,
 ) -> list[DerivedRecord]:
     """``workers``: None spreads large batches over every CPU (offline/keys/batch.py); 1 forces one
     process."""
@@ -93,7 +96,7 @@ def derive_to_directory(
     records: list[DerivedRecord] = []
     entries: list[dict[str, Any]] = []
     key_list = list(keys)
-    accounts = derive_accounts_parallel([key.key for key in key_list], network.chain_id, workers)
+    accounts = derive_accounts_parallel([key.key for key in key_list], network.chain_id, workers, variant)
     for key, account in zip(key_list, accounts, strict=True):
         payload = public_payload(network, key, account)
         records.append(DerivedRecord(key, account, payload, out / public_file_name(network, key.index)))

@@ -1,36 +1,179 @@
-"""`recover`: find which derivation variant produced a registered STARK key.
+"""`recover`: find which account, network and derivation variant produced a registered STARK key.
 
-Wallets and clients differed (spec dydx-v3.md §4.3-§4.5): the web app's four candidates, the legacy
-personal-sign flow, and dydx-v3-python's leading-zero quirk. Given the STARK public key dYdX has on record,
-try them all and say which one matches.
+Wallets and clients differed (spec dydx-v3.md §4.3-§4.5, shared/dydx_v3/variants.py): the web app's four
+candidates, the legacy personal-sign flow and dydx-v3-python's leading-zero quirk. A former v3 user often
+knows only the STARK key dYdX (or an explorer) shows, not which of a mnemonic's accounts, which network or
+which wallet made it. :func:`search` tries them all: every variant of every account on every network.
+
+Large searches run on every core through offline/keys/batch.py. What crosses the workers' pipes is only the
+*public* x of each candidate (32 bytes per variant): the derivation signatures and STARK private keys stay
+in the worker that computed them.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dydx_airgap.offline.keys.cold_key import (
-    ColdKey,
-    derive_account,
-    legacy_personal_sign_stark_key,
-    stark_key_pair,
-)
+from dydx_airgap.offline.keys.batch import run_in_workers, worker_count
+from dydx_airgap.offline.keys.cold_key import ColdKey, all_variant_stark_private_keys
+from dydx_airgap.offline.keys.sources import AccountKey
+from dydx_airgap.shared.dydx_v3.networks import Network
+from dydx_airgap.shared.dydx_v3.variants import ALL_VARIANTS, StarkKeyVariant
+from dydx_airgap.shared.errors import InputError
+from dydx_airgap.shared.stark import private_to_stark_key
+
+#: Fewer digits than this would match by chance in a search of thousands of keys (16^-8 per candidate).
+MIN_PREFIX_DIGITS = 8
+_HEX = re.compile(r"[0-9a-f]{1,64}")
+_X_BYTES = 32
 
 
 @dataclass(frozen=True)
-class VariantResult:
-    label: str
-    public_key: int
-    matches: bool
+class Target:
+    """A STARK key to look for, whole or as a prefix of its hex digits."""
+
+    text: str  # as the user gave it, lower-cased, without 0x
+
+    @property
+    def value(self) -> int:
+        return int(self.text, 16)
+
+    def matches(self, stark_key: int) -> str | None:
+        """ "exact", "prefix" or None. A prefix is compared with both spellings dYdX's clients used: 64
+        zero-padded digits (the web app) and minimal hex (dydx-v3-python)."""
+        if stark_key == self.value:
+            return "exact"
+        if f"{stark_key:064x}".startswith(self.text) or f"{stark_key:x}".startswith(self.text):
+            return "prefix"
+        return None
 
 
-def try_all_variants(key: ColdKey, chain_id: int, target_public_key: int) -> list[VariantResult]:
-    account = derive_account(key, chain_id)
-    variants = list(account.stark_key_variants())
-    _, legacy_private = legacy_personal_sign_stark_key(key, chain_id)
-    variants.append(("legacy personal-sign", legacy_private))
-    results = []
-    for label, private in variants:
-        public = stark_key_pair(private).public_key
-        results.append(VariantResult(label, public, public == target_public_key))
-    return results
+def parse_target(text: str) -> Target:
+    cleaned = text.strip().lower()
+    cleaned = cleaned[2:] if cleaned.startswith("0x") else cleaned
+    if not _HEX.fullmatch(cleaned):
+        raise InputError("a STARK key to match is hex: up to 64 digits, 0x optional")
+    if len(cleaned) < MIN_PREFIX_DIGITS:
+        raise InputError(
+            f"{cleaned!r} is too short to match: give the whole STARK key or at least "
+            f"{MIN_PREFIX_DIGITS} leading hex digits"
+        )
+    return Target(cleaned)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    account: int
+    derivation_path: str | None
+    address: str
+    network: Network
+    variant: StarkKeyVariant
+    stark_key: int
+
+
+@dataclass(frozen=True)
+class Match:
+    target: Target
+    how: str  # "exact" or "prefix"
+    candidate: Candidate
+    #: Other variants of the same account and network that give the very same key (dydx3-python agrees
+    #: with web-app unless the signature starts with byte 00): either flag signs for it.
+    same_key_variants: tuple[StarkKeyVariant, ...] = ()
+
+
+def _merge_same_key(found: list[Match]) -> list[Match]:
+    """One match per (account, network, key): the first variant in ALL_VARIANTS order, the rest noted."""
+    merged: dict[tuple[int, str | None, int, int], Match] = {}
+    for match in found:
+        c = match.candidate
+        slot = (c.account, c.derivation_path, c.network.chain_id, c.stark_key)
+        first = merged.get(slot)
+        if first is None:
+            merged[slot] = match
+        else:
+            merged[slot] = Match(
+                first.target, first.how, first.candidate, (*first.same_key_variants, c.variant)
+            )
+    return list(merged.values())
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    matches: list[Match]
+    not_found: list[Target]
+    candidates_tried: int
+
+
+def variant_public_keys(key: ColdKey, chain_id: int) -> list[tuple[StarkKeyVariant, int]]:
+    """(variant, STARK key x) for all six variants."""
+    return [
+        (variant, private_to_stark_key(private))
+        for variant, private in all_variant_stark_private_keys(key, chain_id)
+    ]
+
+
+def variant_of(key: ColdKey, chain_id: int, stark_key: int) -> StarkKeyVariant | None:
+    """Which variant of this key on this network is ``stark_key``, if any."""
+    for variant, public in variant_public_keys(key, chain_id):
+        if public == stark_key:
+            return variant
+    return None
+
+
+def _public_records(keys: Sequence[AccountKey], networks: Sequence[Network], start: int, stop: int) -> bytes:
+    return b"".join(
+        public.to_bytes(_X_BYTES, "big")
+        for key in keys[start:stop]
+        for network in networks
+        for _variant, public in variant_public_keys(key.key, network.chain_id)
+    )
+
+
+def candidate_keys(
+    keys: Sequence[AccountKey], networks: Sequence[Network], workers: int | None = None
+) -> list[Candidate]:
+    """Every (account, network, variant) candidate's public STARK key, on every core for large searches."""
+    per_key = len(networks) * len(ALL_VARIANTS)
+    data: bytes | None = None
+    count = worker_count(workers, len(keys))
+    if count > 1:
+        chunks = run_in_workers(len(keys), lambda a, b: _public_records(keys, networks, a, b), count)
+        if chunks is not None and sum(map(len, chunks)) == len(keys) * per_key * _X_BYTES:
+            data = b"".join(chunks)
+    if data is None:
+        data = _public_records(keys, networks, 0, len(keys))
+    out: list[Candidate] = []
+    offset = 0
+    for key in keys:
+        for network in networks:
+            for variant in ALL_VARIANTS:
+                x = int.from_bytes(data[offset : offset + _X_BYTES], "big")
+                offset += _X_BYTES
+                out.append(Candidate(key.index, key.derivation_path, key.key.address, network, variant, x))
+    return out
+
+
+def search(
+    keys: Sequence[AccountKey],
+    networks: Sequence[Network],
+    targets: Sequence[Target],
+    workers: int | None = None,
+) -> SearchResult:
+    if not targets:
+        raise InputError("nothing to look for: give --match KEY or --match-file FILE")
+    candidates = candidate_keys(keys, networks, workers)
+    by_value: dict[int, list[Candidate]] = {}
+    for candidate in candidates:
+        by_value.setdefault(candidate.stark_key, []).append(candidate)
+    matches: list[Match] = []
+    not_found: list[Target] = []
+    for target in targets:
+        found = [Match(target, "exact", c) for c in by_value.get(target.value, [])]
+        if not found and len(target.text) < 64:
+            found = [Match(target, how, c) for c in candidates if (how := target.matches(c.stark_key))]
+        matches.extend(_merge_same_key(found))
+        if not found:
+            not_found.append(target)
+    return SearchResult(matches, not_found, len(candidates))

@@ -30,6 +30,7 @@ from dydx_airgap.offline.options import (
     v4_mnemonic_from,
     v4_mnemonic_options,
     v4_network_option,
+    variant_option,
     yes_option,
 )
 from dydx_airgap.offline.review.screen import confirm, render, show
@@ -43,6 +44,7 @@ from dydx_airgap.offline.signing.requests import SignedRequest
 from dydx_airgap.shared.display import escape_for_display
 from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_signature, verify_onboarding_signature
+from dydx_airgap.shared.dydx_v3.variants import StarkKeyVariant
 from dydx_airgap.shared.dydx_v4.networks import V4Network
 from dydx_airgap.shared.errors import InputError, PolicyError, VerificationError
 from dydx_airgap.shared.ethereum.address import same_address
@@ -66,6 +68,10 @@ def common_sign_options(func: Any) -> Any:
     ):
         func = option(func)
     return func
+
+
+def _variant_row(variant: StarkKeyVariant) -> tuple[str, str]:
+    return ("key variant", f"{variant.value} ({variant.description})")
 
 
 def _load_one_key(kwargs: dict[str, Any], account: int) -> AccountKey:
@@ -209,9 +215,11 @@ def sign() -> None:
 )
 @clock_from_option
 @accept_clock_offset_option
+@variant_option
 def onboarding(
     network: Network,
     account: int,
+    variant: StarkKeyVariant,
     out: Path,
     yes: bool,
     as_json: bool,
@@ -233,11 +241,25 @@ def onboarding(
 
     clock = _clock(clock_from, network, accept_clock_offset)
     key = _load_one_key(kwargs, account)
-    derived = derive_account(key.key, network.chain_id)
+    derived = derive_account(key.key, network.chain_id, variant)
     request = build_onboarding_request(
         key.key, network, account, derived, referral, country, timedelta(hours=valid_hours), clock
     )
-    finish(request, "dYdX onboarding request", out, yes, as_json, evidence_log, account, clock=clock)
+    request.rows.insert(
+        request.rows.index(("STARK public key", f"0x{derived.stark.public_key:064x}")) + 1,
+        _variant_row(variant),
+    )
+    finish(
+        request,
+        "dYdX onboarding request",
+        out,
+        yes,
+        as_json,
+        evidence_log,
+        account,
+        {"key_variant": variant.value},
+        clock=clock,
+    )
 
 
 def _ladder_options(func: Any) -> Any:
@@ -262,6 +284,7 @@ def _ladder_options(func: Any) -> Any:
             ),
             clock_from_option,
             accept_clock_offset_option,
+            variant_option,
         ]
     ):
         func = option(func)
@@ -288,12 +311,29 @@ def _sign_eth_private(action: str, api_key: str | None, options: dict[str, Any])
     start_in: float = options.pop("start_in")
     clock_from: Path | None = options.pop("clock_from")
     accept_offset: bool = options.pop("accept_clock_offset")
+    variant: StarkKeyVariant = options.pop("variant")
     eth_private_request_path(action, api_key)  # validate before asking for any secret
     clock = _clock(clock_from, network, accept_offset)
     timestamps = ladder_timestamps(clock, minutes, step, start_in)
     key = _load_one_key(options, account)
     request = build_eth_private_request(network, key.key, action, api_key, timestamps, clock)
-    finish(request, f"dYdX {action} request", out, yes, as_json, evidence_log, account, clock=clock)
+    # Ethereum-key calls sign no STARK key; the review still names the account's, so the operator sees
+    # which registered account (and variant) the call acts for.
+    from dydx_airgap.offline.keys.cold_key import derive_account
+
+    stark = derive_account(key.key, network.chain_id, variant).stark.public_key
+    request.rows.append(("account's STARK key", f"0x{stark:064x}  ({variant.value}; not signed)"))
+    finish(
+        request,
+        f"dYdX {action} request",
+        out,
+        yes,
+        as_json,
+        evidence_log,
+        account,
+        {"key_variant": variant.value},
+        clock=clock,
+    )
 
 
 @sign.group("api-key")
@@ -363,10 +403,12 @@ def recovery(**options: Any) -> None:
     is_flag=True,
     help="Accept an allowance above --max-approve-usdc or the stated amount, 2^256-1 included.",
 )
+@variant_option
 def sign_tx(
     request_file: Path,
     network: Network,
     account: int,
+    variant: StarkKeyVariant,
     out: Path,
     yes: bool,
     as_json: bool,
@@ -399,7 +441,7 @@ def sign_tx(
     key = load_one_key(source, account)
     if request.address is not None and not same_address(request.address, key.key.address):
         raise PolicyError(_other_account_message(source, request.address, account, key.key.address))
-    reviewed = review_tx_request(request, network, key.key, policy)
+    reviewed = review_tx_request(request, network, key.key, policy, variant)
     signed = key.key.sign_transaction(reviewed.transaction)
     payload = signed_tx_payload(key.key, request, signed, request.body["action"])
     rows = [
@@ -419,6 +461,7 @@ def sign_tx(
         {
             "tx_hash": payload.body["tx_hash"],
             "request_sha256": request.digest.hex(),
+            "key_variant": variant.value,
             "policy": {
                 "max_fee_per_gas_wei": policy.max_fee_per_gas_wei,
                 "max_cost_wei": policy.max_cost_wei,

@@ -25,6 +25,7 @@ from dydx_airgap.shared.dydx_v3.calldata import (
     usdc_to_base_units,
 )
 from dydx_airgap.shared.dydx_v3.networks import Network
+from dydx_airgap.shared.dydx_v3.variants import DEFAULT_VARIANT, StarkKeyVariant
 from dydx_airgap.shared.errors import FormatError, PolicyError
 from dydx_airgap.shared.ethereum.address import parse_address, same_address, to_checksum_address
 from dydx_airgap.shared.ethereum.keccak import keccak256
@@ -106,7 +107,26 @@ def _registration_signer(call: RegisterUserCall) -> str:
     return to_checksum_address(keccak256(public.format(compressed=False)[1:])[12:])
 
 
-def review_tx_request(payload: Payload, network: Network, key: ColdKey, policy: TxPolicy) -> ReviewedTx:
+def _stark_key_mismatch(key: ColdKey, network: Network, variant: StarkKeyVariant, theirs: int) -> PolicyError:
+    """Refuse a STARK key that is not the chosen variant's, naming the variant (and flag) it is, if any."""
+    from dydx_airgap.offline.keys.recover import variant_of
+
+    other = variant_of(key, network.chain_id, theirs)
+    where = f"0x{theirs:064x} is not this account's {variant.value} key"
+    if other is not None:
+        return _refuse(
+            "STARK key", f"{where}: it is this account's {other.value} key; sign with {other.flag}"
+        )
+    return _refuse("STARK key", f"{where}, nor any other variant's")
+
+
+def review_tx_request(
+    payload: Payload,
+    network: Network,
+    key: ColdKey,
+    policy: TxPolicy,
+    variant: StarkKeyVariant = DEFAULT_VARIANT,
+) -> ReviewedTx:
     if payload.kind != "tx-request":
         raise FormatError(f"expected a tx-request payload, got {payload.kind}")
     screen(dict(payload.body), where="the transaction request", include_keys=False)
@@ -131,7 +151,7 @@ def review_tx_request(payload: Payload, network: Network, key: ColdKey, policy: 
     if not isinstance(call, expected_type):
         raise _refuse("function", f"{type(call).__name__} does not match the requested action {action}")
 
-    own_stark = derive_account(key, network.chain_id).stark.public_key
+    own_stark = derive_account(key, network.chain_id, variant).stark.public_key
     rows: list[tuple[str, str]] = [("network", network.label), ("from", key.address)]
     notes: list[str] = []
     if isinstance(call, RegisterUserCall | DepositCall):
@@ -141,9 +161,10 @@ def review_tx_request(payload: Payload, network: Network, key: ColdKey, policy: 
             )
         rows.append(("contract", f"StarkPerpetual {network.stark_perpetual}"))
         if call.stark_key != own_stark:
-            raise _refuse("STARK key", f"0x{call.stark_key:064x} is not this account's 0x{own_stark:064x}")
+            raise _stark_key_mismatch(key, network, variant, call.stark_key)
         if int(ctx["stark_public_key"], 16) != own_stark:
             raise _refuse("STARK key", "in the request's context is not this account's")
+        rows.append(("key variant", f"{variant.value} ({variant.description})"))
     if isinstance(call, RegisterUserCall):
         if not same_address(call.eth_key, key.address):
             raise _refuse("ethKey", f"{call.eth_key} is not this key's address {key.address}")

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from dydx_airgap.shared.dydx_v3.variants import VARIANT_NAMES
 from dydx_airgap.shared.errors import FormatError
 from dydx_airgap.shared.timestamps import parse_iso_ms
 
@@ -95,7 +96,7 @@ def public_key_body(body: Mapping[str, Any]) -> None:
             "derivation_path": optional(string(re.compile(r"m(/\d+'?){1,10}"), 80)),
             "stark_public_key": string(HEX64),
             "stark_public_key_y": string(HEX64),
-            "key_variant": one_of("web-app"),
+            "key_variant": one_of(*VARIANT_NAMES),
             "api_key": string(re.compile(UUIDISH)),
         },
     )

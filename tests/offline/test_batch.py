@@ -45,7 +45,7 @@ def everything_derived(key: AccountKey, account: DerivedAccount) -> bytes:
             "public": public,
             "vault": vault_entry(MAINNET, key, account),
             "onboarding_signature": account.onboarding_signature_for_request().to_bytes().hex(),
-            "variants": [[label, hex(private)] for label, private in account.stark_key_variants()],
+            "variants": [[v.value, hex(private)] for v, private in account.stark_key_variants()],
         }
     )
 

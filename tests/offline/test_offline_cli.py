@@ -314,8 +314,10 @@ def test_recover_finds_each_web_app_candidate(tmp_path, secrets_dir, candidate: 
     )
     assert r.code == 0, r
     report = json.loads(r.out)
-    labels = ["web app", "web app, v rotated", "web app, type byte rotated", "web app, both rotated"]
-    assert report["match"] == labels[candidate]
+    labels = ["web-app", "v-rotated", "type-rotated", "both-rotated"]
+    assert [m["variant"] for m in report["matches"]] == [labels[candidate]]
+    assert report["matches"][0]["how"] == "exact"
+    assert report["not_found"] == []
 
 
 def test_recover_finds_dydx3_leading_zero_variant_and_reports_no_match(tmp_path, secrets_dir) -> None:
@@ -341,7 +343,7 @@ def test_recover_finds_dydx3_leading_zero_variant_and_reports_no_match(tmp_path,
         hex(dydx3_public),
     )
     assert r.code == 0, r
-    assert "dydx-v3-python variant" in r.out
+    assert "variant dydx3-python" in r.out and "--variant dydx3-python" in r.out
     r = run_tool(
         "dydx-offline",
         "recover",
@@ -352,9 +354,9 @@ def test_recover_finds_dydx3_leading_zero_variant_and_reports_no_match(tmp_path,
         "--network",
         str(v["network_id"]),
         "--match",
-        "0x1234",
+        "0x12345678",
     )
-    assert_clean_failure(r, "no derivation variant")
+    assert_clean_failure(r, "1 of 1 STARK key(s) not found")
 
 
 def test_help_does_not_import_eth_account() -> None:
