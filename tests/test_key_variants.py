@@ -172,6 +172,18 @@ def test_an_account_registered_with_a_non_default_variant_onboards_and_deposits(
     )
     assert int(account["account"]["starkKey"], 16) == expected
 
+    # The evidence bundle's own public file carries the variant's key, so the audit's cross-checks hold.
+    out = ok("dydx-offline", "evidence", "bundle", *src, *net, *flag, "--from", ".", "--out", "bundle",
+             cwd=cold)  # fmt: skip
+    assert "verified: every check passes" in out
+    publics = sorted((cold / "bundle").rglob("public-*.json"))
+    assert len(publics) == 1, [str(p.relative_to(cold)) for p in (cold / "bundle").rglob("*")]
+    made = json.loads(publics[0].read_text())
+    assert (made["body"]["key_variant"], int(made["body"]["stark_public_key"], 16)) == (
+        variant.value,
+        expected,
+    )
+
 
 def test_an_unknown_variant_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     (tmp_path / "m.txt").write_text(MNEMONIC)

@@ -17,8 +17,10 @@ from dydx_airgap.offline.options import (
     key_source_from,
     key_source_options,
     network_option,
+    variant_option,
 )
 from dydx_airgap.shared.dydx_v3.networks import Network
+from dydx_airgap.shared.dydx_v3.variants import StarkKeyVariant
 from dydx_airgap.shared.errors import InputError
 from dydx_airgap.shared.transport.payload import Payload
 
@@ -47,10 +49,12 @@ def evidence() -> None:
     help="A directory holding signed payloads, public files, tx-requests (repeat for several).",
 )
 @click.option("--out", "out", type=_dir, required=True, help="The bundle directory to create.")
+@variant_option
 @json_option
 def bundle(
     network: Network,
     account: int,
+    variant: StarkKeyVariant,
     evidence_log: Path,
     legacy_log: Path | None,
     from_dirs: tuple[Path, ...],
@@ -72,7 +76,7 @@ def bundle(
     key = load_one_key(key_source_from(kwargs), account)
 
     def own_public() -> tuple[str, Payload]:
-        derived = derive_account(key.key, network.chain_id)
+        derived = derive_account(key.key, network.chain_id, variant)
         return public_file_name(network, key.index), public_payload(network, key, derived)
 
     built = build_bundle(key.key, network, log_path, list(from_dirs), out, own_public)
