@@ -18,7 +18,7 @@ from dydx_airgap.offline.keys.sources import AccountKey
 from dydx_airgap.offline.keys.vault import read_vault, write_vault
 from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.dydx_v3.variants import DEFAULT_VARIANT, StarkKeyVariant
-from dydx_airgap.shared.errors import InputError, VerificationError
+from dydx_airgap.shared.errors import FormatError, InputError, VerificationError
 from dydx_airgap.shared.fsutil import atomic_write_bytes, make_secret_dir, read_untrusted_file
 from dydx_airgap.shared.secret import Secret
 from dydx_airgap.shared.transport.payload import Payload, decode_payload, new_payload
@@ -78,6 +78,47 @@ def vault_entry(network: Network, key: AccountKey, account: DerivedAccount) -> d
     }
 
 
+def _entry_id(entry: dict[str, Any]) -> tuple[int, int]:
+    return (entry["network_id"], entry["account"])
+
+
+def merged_contents(
+    contents: dict[str, Any], entries: list[dict[str, Any]], vault_path: Path
+) -> dict[str, Any]:
+    """An existing vault's contents with ``entries`` added: one vault holds every network and account of
+    one key source (and its v4 section, kept as it is).
+
+    An account already stored is re-derived and must come out identical; anything else — another variant,
+    another derivation path, or another key's account under the same index — is refused, because replacing
+    secrets silently could orphan funds. ``--overwrite`` is the explicit way to replace a vault.
+    """
+    if contents.get("format") != CONTENTS_FORMAT or not isinstance(contents.get("accounts"), list):
+        raise FormatError(f"{vault_path} does not hold dydx-airgap vault contents")
+    stored = {_entry_id(e): e for e in contents["accounts"]}
+    address_of = {e["account"]: e["address"] for e in contents["accounts"]}
+    for entry in entries:
+        where = f"account {entry['account']} on network {entry['network_id']}"
+        if address_of.get(entry["account"], entry["address"]) != entry["address"]:
+            raise InputError(
+                f"{vault_path} holds account {entry['account']} of another key "
+                f"({address_of[entry['account']]}): one vault per key source; use another --out"
+            )
+        old = stored.get(_entry_id(entry))
+        if old is None:
+            continue
+        old = {"key_variant": "web-app", **old}  # vaults written before variants were recorded
+        if old != entry:
+            differs = sorted(k for k in entry if old.get(k) != entry[k])
+            named = ", ".join("key variant" if k == "key_variant" else k.replace("_", " ") for k in differs)
+            raise InputError(
+                f"{vault_path} already holds {where} with a different {named}: nothing was changed; "
+                "derive into another --out, or pass --overwrite to replace the whole vault"
+            )
+    added = {_entry_id(e) for e in entries}
+    kept = [e for e in contents["accounts"] if _entry_id(e) not in added]
+    return {**contents, "accounts": kept + entries}
+
+
 def derive_to_directory(
     network: Network,
     keys: Iterable[AccountKey],
@@ -91,8 +132,6 @@ def derive_to_directory(
     process."""
     out = make_secret_dir(out_dir)
     vault_path = out / VAULT_NAME
-    if vault_path.exists() and not overwrite:
-        raise InputError(f"{vault_path} already exists: choose another --out or pass --overwrite")
     records: list[DerivedRecord] = []
     entries: list[dict[str, Any]] = []
     key_list = list(keys)
@@ -103,8 +142,13 @@ def derive_to_directory(
         entries.append(vault_entry(network, key, account))
     if not records:
         raise InputError("no accounts to derive")
+    contents: dict[str, Any] = {"format": CONTENTS_FORMAT, "accounts": []}
+    if vault_path.exists() and not overwrite:
+        contents = merged_contents(read_vault(vault_path, vault_passphrase), entries, vault_path)
+    else:
+        contents["accounts"] = entries
     # The vault first: if writing it fails, no public file claims an account whose secrets are not stored.
-    write_vault(vault_path, {"format": CONTENTS_FORMAT, "accounts": entries}, vault_passphrase)
+    write_vault(vault_path, contents, vault_passphrase)
     for record in records:
         atomic_write_bytes(record.path, record.payload.to_bytes(), 0o644)
     verify_written(records, vault_path, vault_passphrase, workers)

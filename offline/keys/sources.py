@@ -136,7 +136,10 @@ def load_keys(options: KeySourceOptions, indices: list[int]) -> Iterator[Account
         if not _PATH.fullmatch(options.derivation_path):
             raise InputError("--path must look like m/44'/60'/0'/0/0")
         if len(indices) != 1:
-            raise InputError("--path names one key: use it with a single --account")
+            raise InputError(
+                "--path names one key: give it a single account index (--account N, or --accounts N "
+                "for derive)"
+            )
     for index in indices:
         path = options.derivation_path or DEFAULT_PATH_TEMPLATE.format(index=index)
         try:

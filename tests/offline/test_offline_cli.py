@@ -279,15 +279,71 @@ def test_secrets_on_the_command_line_are_refused(tmp_path, args) -> None:
     assert not out.exists()
 
 
-def test_existing_vault_is_not_overwritten(tmp_path, secrets_dir) -> None:
+def _vault_accounts(out: Path, passphrase: str) -> list[tuple[int, int, str]]:
+    from dydx_airgap.offline.keys.vault import read_vault
+    from dydx_airgap.shared.secret import Secret
+
+    contents = read_vault(out / "vault.dydx-vault", Secret(passphrase))
+    return sorted((e["network_id"], e["account"], e["key_variant"]) for e in contents["accounts"])
+
+
+def test_derive_adds_networks_and_accounts_to_an_existing_vault(tmp_path, secrets_dir) -> None:
     mn = write_secret(secrets_dir / "mn", TEST_MNEMONIC)
     vp = write_secret(secrets_dir / "vp", "vault pass")
-    r, out = _derive(tmp_path, "--mnemonic-file", mn, "--vault-password-file", vp)
-    assert r.code == 0
-    before = (out / "vault.dydx-vault").read_bytes()
+    r, out = _derive(tmp_path, "--mnemonic-file", mn, "--vault-password-file", vp, "--accounts", "0-1")
+    assert r.code == 0, r
+    r = run_tool("dydx-offline", "derive", "--network", "sepolia", "--out", out, "--mnemonic-file", mn,
+                 "--vault-password-file", vp, "--accounts", "1-2")  # fmt: skip
+    assert r.code == 0, r
     r, _ = _derive(tmp_path, "--mnemonic-file", mn, "--vault-password-file", vp, "--accounts", "1")
-    assert_clean_failure(r, "already exists")
+    assert r.code == 0, r  # already there: re-derived, identical, kept
+    assert _vault_accounts(out, "vault pass") == [
+        (1, 0, "web-app"),
+        (1, 1, "web-app"),
+        (11155111, 1, "web-app"),
+        (11155111, 2, "web-app"),
+    ]
+    assert {p.name for p in out.glob("public-*.json")} == {
+        "public-1-0000.json",
+        "public-1-0001.json",
+        "public-11155111-0001.json",
+        "public-11155111-0002.json",
+    }
+
+
+def test_derive_refuses_a_conflicting_entry_and_changes_nothing(tmp_path, secrets_dir, keystore) -> None:
+    mn = write_secret(secrets_dir / "mn", TEST_MNEMONIC)
+    vp = write_secret(secrets_dir / "vp", "vault pass")
+    r, out = _derive(tmp_path, "--mnemonic-file", mn, "--vault-password-file", vp, "--accounts", "0-1")
+    assert r.code == 0, r
+    before = (out / "vault.dydx-vault").read_bytes()
+    r, _ = _derive(tmp_path, "--mnemonic-file", mn, "--vault-password-file", vp, "--accounts", "1",
+                   "--variant", "v-rotated")  # fmt: skip
+    assert_clean_failure(
+        r, "already holds account 1 on network 1 with a different", "key variant", "--overwrite"
+    )
     assert (out / "vault.dydx-vault").read_bytes() == before
+    ks, pw, _ = keystore
+    r, _ = _derive(tmp_path, "--keystore", ks, "--password-file", pw, "--vault-password-file", vp)
+    assert_clean_failure(r, "holds account 0 of another key", "one vault per key source")
+    assert (out / "vault.dydx-vault").read_bytes() == before
+    r, _ = _derive(tmp_path, "--mnemonic-file", mn, "--vault-password-file", vp, "--accounts", "1",
+                   "--variant", "v-rotated", "--overwrite")  # fmt: skip
+    assert r.code == 0, r
+    assert _vault_accounts(out, "vault pass") == [(1, 1, "v-rotated")]
+
+
+def test_path_works_with_a_single_account_in_derive(tmp_path, secrets_dir) -> None:
+    mn = write_secret(secrets_dir / "mn", TEST_MNEMONIC)
+    vp = write_secret(secrets_dir / "vp", "vault pass")
+    r, out = _derive(tmp_path, "--mnemonic-file", mn, "--vault-password-file", vp, "--accounts", "3",
+                     "--path", "m/44'/60'/1'/0/0")  # fmt: skip
+    assert r.code == 0, r
+    body = json.loads((out / "public-1-0003.json").read_text())["body"]
+    assert body["derivation_path"] == "m/44'/60'/1'/0/0"
+    r, _ = _derive(tmp_path, "--mnemonic-file", mn, "--vault-password-file", vp, "--accounts", "0-1",
+                   "--path", "m/44'/60'/1'/0/0")  # fmt: skip
+    assert_clean_failure(r, "--path names one key", "--accounts N")
 
 
 @pytest.mark.parametrize("candidate", [0, 1, 2, 3])
