@@ -43,7 +43,7 @@ from dydx_airgap.shared.evidence.message import manifest_message
 from dydx_airgap.shared.evidence.verify import Verification, verify_bundle
 from dydx_airgap.shared.transport.payload import decode_payload
 
-from .conftest import TEST_MNEMONIC, run_tool, write_secret
+from .conftest import TEST_MNEMONIC, assert_clean_failure, run_tool, write_secret
 from .test_evidence import NETWORK, Flow, cold_run, resign_receipts, shared_flow
 
 
@@ -163,6 +163,13 @@ def test_missing_relay_part_fails_unless_cold_only(flow: Flow) -> None:
     assert not verify(flow, files).ok
     assert verify(flow, files, cold_only=True).ok
     assert [c.name for c in verify(flow, files).failures] == ["relay-receipts"]
+
+
+def test_the_relay_key_fingerprint_is_refused_as_a_pin_with_what_to_pass_instead(flow: Flow) -> None:
+    digest = hashlib.sha256(bytes.fromhex(flow.relay_key)).hexdigest()[:16]
+    fingerprint = "-".join(digest[i : i + 4] for i in range(0, 16, 4))
+    r = run_tool("dydx-audit", "verify", flow.bundle, "--relay-key", fingerprint, "--address", flow.address)
+    assert_clean_failure(r, "fingerprint", "64 hex digits", "dydx-relay init-evidence-key")
 
 
 def test_a_bundle_signed_by_another_cold_key_fails_against_the_pinned_address(flow: Flow) -> None:

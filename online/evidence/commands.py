@@ -95,7 +95,8 @@ def add_receipts(bundle: Path, state_dir: Path | None, replace: bool, as_json: b
         return
     click.echo(
         f"added relay receipts to {bundle}: {added.submissions} submission(s), {added.transactions} "
-        f"transaction(s), signed by relay key {key_fingerprint(added.public_key)}"
+        f"transaction(s), signed by relay key {added.public_key.hex()} "
+        f"(fingerprint {key_fingerprint(added.public_key)}; pin the key with dydx-audit --relay-key)"
     )
     if added.submissions + added.transactions == 0:
         click.echo("note: this relay's journals hold nothing for the bundle's payloads", err=True)

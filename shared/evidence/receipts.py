@@ -43,6 +43,11 @@ def receipts_signing_message(receipts_sha256: bytes) -> bytes:
 def parse_public_key(text: str) -> bytes:
     value = text.strip().lower()
     value = value[2:] if value.startswith("0x") else value
+    if re.fullmatch(r"[0-9a-f]{4}(-[0-9a-f]{4}){3}", value):
+        raise FormatError(
+            "that is the key's fingerprint, for reading aloud: pin the whole public key (64 hex digits), "
+            "as `dydx-relay init-evidence-key` and `evidence add-receipts` print it"
+        )
     if not _HEX32.fullmatch(value):
         raise FormatError("an Ed25519 public key is 64 hex digits (32 bytes)")
     return bytes.fromhex(value)
