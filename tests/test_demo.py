@@ -48,6 +48,11 @@ def test_the_rehearsal_runs_end_to_end(tmp_path, figure) -> None:
     account = json.loads((REPO / "demo-out" / "online" / "account.json").read_text())
     assert account["user"]["isRegistered"] is True
     assert account["account"]["quoteBalance"] == "1250.5"
+    # The auditor's page reads as a report: bodies with real line breaks, the policy as rows, exports named.
+    report = (REPO / "demo-out" / "evidence-report.html").read_text()
+    assert "\\u{000a}" not in report and "<pre>{\n" in report
+    assert "policy of log entry" in report and "policy: confirmations" in report
+    assert "exported onboarding-request" in report
     frames = sum(1 for _ in (REPO / "demo-out" / "gap").rglob("frame-*.png"))
     crossings = sum(1 for p in (REPO / "demo-out" / "gap").iterdir() if p.is_dir())
     figure(

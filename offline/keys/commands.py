@@ -67,9 +67,12 @@ def keygen(out: Path, password_file: Path | None, mnemonic_out: Path | None, as_
     if mnemonic_out is not None and mnemonic_out.exists():
         raise InputError(f"{mnemonic_out} already exists")
     password = get_secret(
-        "new keystore password", password_file, confirm=True, option_hint="--password-file FILE"
+        "new keystore password",
+        password_file,
+        confirm=True,
+        option_hint="--password-file FILE",
+        check=lambda secret: require_strong_passphrase(secret, "keystore password"),
     )
-    require_strong_passphrase(password, "keystore password")
     phrase, raw, keystore = generate_key(password)
     if mnemonic_out is not None:
         write_secret_file(mnemonic_out, (phrase.reveal() + "\n").encode())
@@ -124,9 +127,12 @@ def derive(
     indices = parse_account_range(accounts)
     keys = list(load_keys(source, indices))
     vault_pass = get_secret(
-        "vault passphrase", vault_password_file, confirm=True, option_hint="--vault-password-file FILE"
+        "vault passphrase",
+        vault_password_file,
+        confirm=True,
+        option_hint="--vault-password-file FILE",
+        check=lambda secret: require_strong_passphrase(secret, "vault passphrase"),
     )
-    require_strong_passphrase(vault_pass, "vault passphrase")
     records = derive_to_directory(network, keys, out_dir, vault_pass, overwrite, variant=variant)
     if as_json:
         click.echo(json.dumps([json.loads(r.payload.to_bytes()) for r in records], indent=2))

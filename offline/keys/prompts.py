@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from dydx_airgap.shared.errors import InputError, UsageError
@@ -37,12 +38,23 @@ def read_secret_text_file(path: str | Path, what: str) -> Secret[str]:
     return Secret(text)
 
 
-def prompt_secret(what: str, *, confirm: bool = False, option_hint: str) -> Secret[str]:
-    """Ask on the terminal without echo. Without a terminal, say which file option to use instead."""
+def prompt_secret(
+    what: str,
+    *,
+    confirm: bool = False,
+    option_hint: str,
+    check: Callable[[Secret[str]], None] | None = None,
+) -> Secret[str]:
+    """Ask on the terminal without echo. Without a terminal, say which file option to use instead.
+
+    ``check`` (a strength rule) runs on the first entry, before it is asked again: nobody types a weak
+    passphrase twice only to be told it was weak."""
     if not _tty_available() or not sys.stdin.isatty():
         raise UsageError(f"no terminal to ask for the {what}: pass it with {option_hint} (a 0600 file)")
     try:
         first = getpass.getpass(f"{what[0].upper()}{what[1:]}: ")
+        if check is not None and first:
+            check(Secret(first))
         if confirm:
             second = getpass.getpass(f"Repeat the {what}: ")
             if first != second:
@@ -54,7 +66,18 @@ def prompt_secret(what: str, *, confirm: bool = False, option_hint: str) -> Secr
     return Secret(first)
 
 
-def get_secret(what: str, file: str | Path | None, *, confirm: bool = False, option_hint: str) -> Secret[str]:
+def get_secret(
+    what: str,
+    file: str | Path | None,
+    *,
+    confirm: bool = False,
+    option_hint: str,
+    check: Callable[[Secret[str]], None] | None = None,
+) -> Secret[str]:
     if file is not None:
-        return read_secret_text_file(file, what)
-    return prompt_secret(what, confirm=confirm, option_hint=option_hint)
+        secret = read_secret_text_file(file, what)
+    else:
+        secret = prompt_secret(what, confirm=confirm, option_hint=option_hint, check=check)
+    if check is not None:
+        check(secret)
+    return secret

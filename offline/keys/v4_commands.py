@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from dydx_airgap.offline.hygiene import harden_process
+from dydx_airgap.offline.keys.passphrase_rule import require_strong_passphrase
 from dydx_airgap.offline.keys.prompts import get_secret
 from dydx_airgap.offline.keys.sources import parse_account_range
 from dydx_airgap.offline.options import (
@@ -58,7 +59,11 @@ def derive_v4(
     v4_mnemonic = v4_mnemonic_from(kwargs)
     sources = v4_sources(key_source_from(kwargs), v4_mnemonic, parse_account_range(accounts))
     vault_pass = get_secret(
-        "vault passphrase", vault_password_file, confirm=True, option_hint="--vault-password-file FILE"
+        "vault passphrase",
+        vault_password_file,
+        confirm=True,
+        option_hint="--vault-password-file FILE",
+        check=lambda secret: require_strong_passphrase(secret, "vault passphrase"),
     )
     records = derive_v4_to_directory(v4_network, sources, out_dir, vault_pass, overwrite)
     if as_json:

@@ -48,6 +48,14 @@ def text(value: object) -> str:
     return html.escape(shown, quote=True).replace("://", "&#58;//")
 
 
+def multiline_text(value: str) -> str:
+    """Like :func:`text`, but line breaks stay line breaks (for pretty-printed bodies in <pre>): each line
+    is escaped on its own, so a carriage return or any other control character is still made visible."""
+    lines = value[:MAX_TEXT].split("\n")
+    shown = "\n".join(text(line) for line in lines)
+    return shown + (f"…(+{len(value) - MAX_TEXT} characters)" if len(value) > MAX_TEXT else "")
+
+
 def _table(rows: list[tuple[str, str]], mono: bool = True) -> str:
     cls = ' class="mono"' if mono else ""
     body = "".join(f"<tr><th>{text(k)}</th><td{cls}>{text(v)}</td></tr>" for k, v in rows)
@@ -127,7 +135,7 @@ def _summary(v: Verification) -> str:
             ),
             ("created (cold clock)", m.created),
             ("tool version (cold)", m.tool_version),
-            ("policy in force (as recorded)", json.dumps(m.policy, sort_keys=True)),
+            *_policy_rows(m.policy),
             ("evidence log", f"{m.evidence_log.path}: {m.evidence_log.entries} entries"),
         ]
         qrs.append(_qr(m.address, "signer address"))
@@ -140,6 +148,38 @@ def _summary(v: Verification) -> str:
     if v.receipts is not None:
         rows.append(("receipts created (relay clock)", v.receipts.created))
     return "<h2>Summary</h2>" + _table(rows) + "".join(qrs)
+
+
+def _settings(value: object) -> str:
+    """A recorded policy's settings as "name value, name value" (JSON only for nested values)."""
+    if isinstance(value, dict):
+        return ", ".join(
+            f"{str(k).replace('_', ' ')} {v if isinstance(v, str | int | bool) else json.dumps(v)}"
+            for k, v in sorted(value.items(), key=lambda item: str(item[0]))
+        )
+    return json.dumps(value, sort_keys=True)
+
+
+def _policy_rows(policy: object) -> list[tuple[str, str]]:
+    """The policy the cold log recorded, one readable row per setting instead of one JSON blob."""
+    if not isinstance(policy, dict):
+        return [("policy in force (as recorded)", json.dumps(policy, sort_keys=True))]
+    rows: list[tuple[str, str]] = []
+    for name, value in sorted(policy.items(), key=lambda item: str(item[0])):
+        if name == "confirmations" and isinstance(value, dict):
+            shown = ", ".join(f"{count} {how}" for how, count in sorted(value.items())) or "none"
+            rows.append(("policy: confirmations", shown))
+        elif name == "doctor_overrides" and isinstance(value, list):
+            rows.append(
+                ("policy: doctor overrides", ", ".join(f"log entry {seq}" for seq in value) or "none")
+            )
+        elif name == "recorded" and isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    rows.append((f"policy of log entry {item.get('seq')}", _settings(item.get("policy"))))
+        else:
+            rows.append((f"policy: {str(name).replace('_', ' ')}", _settings(value)))
+    return rows
 
 
 def _checks(v: Verification) -> str:
@@ -155,6 +195,11 @@ def _timeline(v: Verification) -> str:
             what = (
                 f"signed {entry.get('kind')} {entry.get('fingerprint')} ({entry.get('file')}) for "
                 f"{entry.get('address')}: {entry.get('confirmation')}"
+            )
+        elif what == "export":
+            what = (
+                f"exported {entry.get('kind')} {entry.get('fingerprint')} ({entry.get('file')}) for "
+                f"{entry.get('address')} on {network_label(entry.get('network_id'))}"
             )
         elif what == "doctor-override":
             what = f"doctor override: {entry.get('note')}"
@@ -245,7 +290,7 @@ def _relay(v: Verification) -> str:
                 ("request body", x["request_body"] or "-"),
             ]
             out.append(_table(detail))
-            out.append(f"<pre>{text(_pretty(x['response_body']))}</pre>")
+            out.append(f"<pre>{multiline_text(_pretty(x['response_body']))}</pre>")
     for tx in v.receipts.transactions:
         out.append(f"<h3>transaction {text(tx['tx_hash'])} — {text(tx['state'])}</h3>")
         rows = [

@@ -164,10 +164,23 @@ def test_mnemonic_and_vault_passphrase_prompts(tmp_path: Path) -> None:
         [*args[:-3], "--out", str(tmp_path / "e")],
         [
             ("Mnemonic: ", TEST_MNEMONIC),
-            ("Vault passphrase: ", "one"),
-            ("Repeat the vault passphrase: ", "two"),
+            ("Vault passphrase: ", "first long words"),
+            ("Repeat the vault passphrase: ", "second long words"),
         ],
         tmp_path,
     )
     assert code == 1 and "differ; nothing was written" in screen
     assert not (tmp_path / "e" / "vault.dydx-vault").exists()
+
+
+def test_a_weak_passphrase_is_refused_before_it_is_asked_again(tmp_path: Path) -> None:
+    from tests.conftest import TEST_MNEMONIC
+
+    args = [str(BIN / "dydx-offline"), "derive", "--mnemonic-prompt", "--network", "5", "--out",
+            str(tmp_path / "d")]  # fmt: skip
+    code, screen = run_in_pty(
+        args, [("Mnemonic: ", TEST_MNEMONIC), ("Vault passphrase: ", "short")], tmp_path
+    )
+    assert code not in (0, None) and "at least 8" in screen, screen
+    assert "Repeat the vault passphrase" not in screen
+    assert not (tmp_path / "d" / "vault.dydx-vault").exists()
