@@ -195,7 +195,8 @@ def test_every_shared_flag_is_declared_once_in_its_sides_options_module() -> Non
             "--timeout": {"onchain/commands.py"},  # broadcast's receipt wait, not the HTTP timeout
         },
         # keygen's --password-file protects the keystore it creates; the key sources' opens an existing one.
-        "offline": {"--password-file": {"keys/commands.py"}},
+        # recover's --network takes several networks (or all), every other command's exactly one.
+        "offline": {"--password-file": {"keys/commands.py"}, "--network": {"keys/commands.py"}},
     }
     for side in ("offline", "online"):
         shared = set(_declared_flags((REPO / side / "options.py").read_text()))

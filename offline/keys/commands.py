@@ -208,7 +208,6 @@ def _match_targets(matches: tuple[str, ...], match_file: Path | None) -> list[An
 @click.option(
     "--accounts", "accounts", default=None, help="Account indices to try: 0, 0-99, 0,3,5-7 (default 0)."
 )
-@click.option("--account", "account", type=click.IntRange(0, 2**31 - 1), hidden=True)
 @click.option(
     "--match",
     "matches",
@@ -223,7 +222,6 @@ def _match_targets(matches: tuple[str, ...], match_file: Path | None) -> list[An
 def recover(
     networks: list[Network],
     accounts: str | None,
-    account: int | None,
     matches: tuple[str, ...],
     match_file: Path | None,
     workers: int | None,
@@ -239,9 +237,7 @@ def recover(
     from dydx_airgap.offline.keys.recover import search
     from dydx_airgap.shared.dydx_v3.variants import ALL_VARIANTS
 
-    if accounts is not None and account is not None:
-        raise InputError("give --accounts (or the older --account), not both")
-    indices = parse_account_range(accounts) if accounts is not None else [account or 0]
+    indices = parse_account_range(accounts if accounts is not None else "0")
     targets = _match_targets(matches, match_file)
     harden_process()
     keys = list(load_keys(key_source_from(kwargs), indices))
