@@ -492,3 +492,74 @@ def test_relay_api_keys_export_seals_a_created_key_that_then_authenticates(cold,
     assert not (tmp_path / "x.age").exists()
     for result in (unknown, bad, again):
         assert creds["secret"] not in result.out + result.err
+
+
+# ---- dYdX's own client uses the handed-over keys ---------------------------------------------------------
+
+
+def test_dydx_v3_python_trades_and_withdraws_with_the_handed_over_keys(cold, tmp_path: Path) -> None:
+    """dydx-v3-python 2.1.0, unchanged, loads the decrypted file; its STARK key is the registered one, it signs
+    an order and a withdrawal that our STARK code verifies against that key, and its API credentials work."""
+    from dydx_airgap.shared.stark.signature import verify
+    from tests.online.test_local_api import dydx3_python
+
+    python = dydx3_python()
+    onboarding = cold["dir"] / "onboarding.json"
+    signed = run_tool(
+        "dydx-offline",
+        "sign",
+        "onboarding",
+        *cold["keys"],
+        "--network",
+        CHAIN,
+        "--out",
+        onboarding,
+        "--yes",
+        "--evidence-log",
+        cold["dir"] / "evidence.jsonl",
+    )
+    assert signed.code == 0, signed.err
+    out = cold["dir"] / "sealed.json"
+    assert handoff(cold, "--out", out, "--yes").code == 0
+    plaintext_file = cold["trading"] / "credentials.json"  # where the trading host keeps it: 0700 folder
+    plaintext_file.write_bytes(age_decrypt(Path(str(out) + ".age"), cold["identity"]))
+    with start_local_api(tmp_path / "api.sqlite3", chain_id=CHAIN) as handle:
+        # Our relay registers the STARK key our cold side derived: the key dYdX has on record is ours.
+        sent = run_tool(
+            "dydx-relay",
+            "submit",
+            onboarding,
+            "--api",
+            handle.url,
+            "--network",
+            CHAIN,
+            "--state",
+            tmp_path / "st",
+        )
+        assert sent.code == 0, sent.err
+        result = subprocess.run(
+            [
+                python,
+                str(Path(__file__).parent / "compat" / "dydx3_handoff_flow.py"),
+                handle.url,
+                plaintext_file,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        )
+    assert result.returncode == 0, result.stderr[-3000:]
+    flow = json.loads(result.stdout)
+    registered = int(flow["account"]["starkKey"], 16)
+    public = next(p for p in cold["publics"] if p["body"]["account"] == 0)
+    assert (
+        int(flow["client_stark_public_key"], 16) == registered == int(public["body"]["stark_public_key"], 16)
+    )
+    entry = json.loads(plaintext_file.read_text())[0]
+    assert flow["api_keys"] == {"apiKeys": [entry["api_key_credentials"]["key"]]}
+    for name in ("order", "withdrawal"):
+        signature = flow[name]["signature"]
+        r, s = int(signature[:64], 16), int(signature[64:], 16)
+        assert verify(int(flow[name]["hash"], 16), r, s, registered), name
+        assert not verify(int(flow[name]["hash"], 16) ^ 1, r, s, registered), name
