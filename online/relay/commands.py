@@ -15,6 +15,7 @@ import click
 from dydx_airgap.online.options import (
     address_option,
     allow_host_option,
+    api_filter_option,
     api_option,
     expect_address_option,
     http_timeout_option,
@@ -251,9 +252,7 @@ def list_keys(
     type=click.Path(path_type=Path, dir_okay=False),
     help="The age file to write (0600), for age -d -i key.txt on the trading host.",
 )
-@click.option(
-    "--api", "api_url", metavar="URL", help="The API the key belongs to, if the relay holds it for two."
-)
+@api_filter_option
 @state_option
 @json_option
 def export_key(
