@@ -563,3 +563,46 @@ def test_dydx_v3_python_trades_and_withdraws_with_the_handed_over_keys(cold, tmp
         r, s = int(signature[:64], 16), int(signature[64:], 16)
         assert verify(int(flow[name]["hash"], 16), r, s, registered), name
         assert not verify(int(flow[name]["hash"], 16) ^ 1, r, s, registered), name
+
+
+def test_the_operator_confirms_by_typing_the_recipient_fingerprint(cold) -> None:
+    """On a real terminal: a wrong answer seals nothing; the recipient fingerprint's first group seals."""
+    import re
+
+    from tests.conftest import BIN
+    from tests.offline.test_interactive import run_in_pty
+
+    def args(out: Path) -> list[str]:
+        return [
+            str(BIN / "dydx-offline"),
+            "handoff",
+            "--to",
+            cold["recipient"],
+            *map(str, cold["vault"]),
+            *map(str, cold["keys"]),
+            "--network",
+            str(CHAIN),
+            "--out",
+            str(out),
+            "--evidence-log",
+            str(cold["dir"] / "evidence.jsonl"),
+        ]
+
+    prompt = r"recipient fingerprint \((\w{4})-\w{4}-\w{4}-\w{4}\) to seal and write"
+    refused = cold["dir"] / "refused.json"
+    code, screen = run_in_pty(args(refused), [(prompt, "abcd")], cold["dir"])
+    assert code == 1 and "not confirmed" in screen, screen
+    assert not refused.exists() and not Path(str(refused) + ".age").exists()
+
+    def typed(screen: str) -> str:
+        match = re.search(prompt, screen)
+        assert match is not None, screen
+        return match.group(1)
+
+    out = cold["dir"] / "sealed.json"
+    code, screen = run_in_pty(args(out), [(prompt, typed)], cold["dir"])
+    assert code == 0, screen
+    assert typed(screen) == recipient_fingerprint(cold["recipient"])[:4]
+    entry = json.loads((cold["dir"] / "evidence.jsonl").read_text().splitlines()[-1])
+    assert entry["confirmation"] == "operator typed the recipient fingerprint"
+    assert json.loads(age_decrypt(Path(str(out) + ".age"), cold["identity"]))[0]["account"] == 0
