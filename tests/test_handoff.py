@@ -606,3 +606,51 @@ def test_the_operator_confirms_by_typing_the_recipient_fingerprint(cold) -> None
     entry = json.loads((cold["dir"] / "evidence.jsonl").read_text().splitlines()[-1])
     assert entry["confirmation"] == "operator typed the recipient fingerprint"
     assert json.loads(age_decrypt(Path(str(out) + ".age"), cold["identity"]))[0]["account"] == 0
+
+
+def test_a_non_default_variant_is_handed_over_with_its_own_key(cold, tmp_path: Path) -> None:
+    """An account registered with another wallet variant: the vault records the variant, and the handoff
+    seals that variant's STARK key (the one published), saying which variant it is."""
+    derived = tmp_path / "derived-v"
+    done = run_tool(
+        "dydx-offline",
+        "derive",
+        *cold["keys"],
+        "--network",
+        CHAIN,
+        "--variant",
+        "v-rotated",
+        "--out",
+        derived,
+        "--vault-password-file",
+        cold["vault_pass"],
+        "--json",
+    )
+    assert done.code == 0, done.err
+    public = json.loads(done.out)[0]
+    out = tmp_path / "sealed-v.json"
+    sealed = run_tool(
+        "dydx-offline",
+        "handoff",
+        "--to",
+        cold["recipient"],
+        "--vault",
+        derived,
+        "--vault-password-file",
+        cold["vault_pass"],
+        *cold["keys"],
+        "--network",
+        CHAIN,
+        "--out",
+        out,
+        "--yes",
+        "--evidence-log",
+        tmp_path / "evidence.jsonl",
+    )
+    assert sealed.code == 0, sealed.err
+    assert "variant v-rotated" in sealed.out
+    entry = json.loads(age_decrypt(Path(str(out) + ".age"), cold["identity"]))[0]
+    assert entry["key_variant"] == "v-rotated" == public["body"]["key_variant"]
+    x, _ = private_key_to_ec_point_on_stark_curve(int(entry["stark_private_key"], 16))
+    assert x == int(public["body"]["stark_public_key"], 16)
+    assert decode_payload(out.read_bytes()).body["accounts"][0]["key_variant"] == "v-rotated"
