@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the project needs on Debian: a Python with venv, a compiler and GMP for packages that
-# build from source, libzbar for the second QR backend, Chromium for the HTML page tests.
+# build from source, libzbar for the second QR backend, Chromium for the HTML page tests, age for the sealed
+# handoff tests.
 # Installs what is missing when it can (root or sudo); otherwise says what to install and goes on.
 set -euo pipefail
 
@@ -10,6 +11,8 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc)
 [ -e /usr/include/gmp.h ] || [ -e /usr/include/x86_64-linux-gnu/gmp.h ] || need+=(libgmp-dev)
 ldconfig -p 2>/dev/null | grep -q 'libzbar\.so' || need+=(libzbar0)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
+# age (age, age-keygen): the standard tool the trading host decrypts a sealed handoff with; the tests use it too.
+command -v age >/dev/null 2>&1 && command -v age-keygen >/dev/null 2>&1 || need+=(age)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -33,6 +33,10 @@ COMMANDS = {
         "dydx_airgap.offline.keys.commands:recover",
         "Find which derivation variant matches a STARK public key.",
     ),
+    "handoff": (
+        "dydx_airgap.offline.handoff.commands:handoff",
+        "Seal accounts' STARK keys and API credentials to the trading host's age recipient (opt-in).",
+    ),
     "selftest": (
         "dydx_airgap.offline.diagnostics.commands:selftest",
         "Check the reference vectors through our code paths.",

@@ -26,6 +26,13 @@ api_option = click.option(
     metavar="URL",
     help="Base URL of the dYdX v3 API (scheme://host[:port]); loopback URLs are always allowed.",
 )
+#: ``--api`` where it only narrows a choice (api-keys export: a key held for two APIs), not a target.
+api_filter_option = click.option(
+    "--api",
+    "api_url",
+    metavar="URL",
+    help="Only the key held for this API (needed if the relay holds the key for two).",
+)
 allow_host_option = click.option(
     "--allow-host", is_flag=True, help="Allow an --api host other than the network's dYdX API."
 )

@@ -14,10 +14,13 @@ import io
 import json
 import os
 import secrets
+import shutil
 import stat
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+import pyrage
 import pytest
 from eth_account import Account
 from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
@@ -114,6 +117,18 @@ class KeySet:
         return found
 
 
+def age_decrypt(sealed: Path, identity: Path) -> bytes:
+    """`age -d -i`, the trading host's tool; pyrage only when age is not installed."""
+    if shutil.which("age"):
+        done = subprocess.run(
+            ["age", "-d", "-i", str(identity), str(sealed)], capture_output=True, check=True
+        )
+        return done.stdout
+    return pyrage.decrypt(
+        sealed.read_bytes(), [pyrage.x25519.Identity.from_str(identity.read_text().strip())]
+    )
+
+
 def scan(label: str, data: bytes, patterns: list[tuple[str, bytes]], hits: list[str]) -> None:
     for name, form in patterns:
         if form in data:
@@ -145,10 +160,15 @@ def test_no_secret_reaches_any_output(tmp_path: Path, api, figure) -> None:
         write_secret(
             keystore, json.dumps(Account.encrypt(ks.keys[0], ks.keystore_pass, kdf="pbkdf2", iterations=1000))
         )
+        # The trading host's age key (its private half stays with the secrets' own stores, unscanned).
+        identity = pyrage.x25519.Identity.generate()
+        age_key = write_secret(sec / "age-key.txt", str(identity))
+        recipient = str(identity.to_public())
         mk = ("--mnemonic-file", mn)
         ksrc = ("--keystore", keystore, "--password-file", kp)
         net = ("--network", CHAIN)
         outputs: list[tuple[str, str]] = []
+        handoff = ["handoff", "--to", recipient, "--vault", "d", "--vault-password-file", vp, *mk, *net]
         cold_steps = [
             ["derive", *mk, *net, "--accounts", "0-1", "--out", "d", "--vault-password-file", vp, "--json"],
             ["derive", *mk, *net, "--accounts", "0-1", "--out", "d", "--vault-password-file", vp],  # exists
@@ -175,12 +195,24 @@ def test_no_secret_reaches_any_output(tmp_path: Path, api, figure) -> None:
             ["doctor", "--skip-dns", "--allow-online", "--json"],
             ["evidence", "bundle", *mk, *net, "--from", ".", "--out", "bundle", "--json"],
             ["derive", *mk, *net, "--private-key", ks.keys[0].hex(), "--out", "x"],  # refused on argv
+            [*handoff, "--accounts", "0-1", "--out", "sealed.json", "--yes", "--json"],
+            [*handoff, "--out", "sealed.json", "--yes"],  # exists
+            [*handoff, "--accounts", "0-5", "--out", "sealed-more.json", "--yes"],  # not in the vault
+            [
+                *handoff[:2],
+                "age1" + "q" * 58,
+                *handoff[3:],
+                "--out",
+                "sealed-bad.json",
+                "--yes",
+            ],  # bad recipient
         ]
         for step in cold_steps:
             code, text = run(cold_main, step, cold)
             outputs.append((f"dydx-offline {step[0]}", text))
         public = json.loads((cold / "d" / f"public-{CHAIN}-0000.json").read_text())
         stark_x = public["body"]["stark_public_key"]
+        default_key = public["body"]["api_key"]
         code, text = run(cold_main, ["recover", *mk, *net, "--match", stark_x], cold)
         assert code == 0, text
         outputs.append(("dydx-offline recover", text))
@@ -192,6 +224,29 @@ def test_no_secret_reaches_any_output(tmp_path: Path, api, figure) -> None:
             ["api-keys", "list", "--api", api.url, "--address", ks.address, "--state", "state", "--json"],
             ["api-keys", "list", "--api", api.url, "--address", ks.address, "--state", "state"],
             ["account", "--api", api.url, "--address", ks.address, "--state", "state"],
+            [
+                "api-keys",
+                "export",
+                default_key,
+                "--to",
+                recipient,
+                "--out",
+                "bot-key.age",
+                "--state",
+                "state",
+            ],
+            [
+                "api-keys",
+                "export",
+                default_key,
+                "--to",
+                recipient,
+                "--out",
+                "bot-key.age",
+                "--state",
+                "state",
+            ],
+            ["api-keys", "export", "0" * 8, "--to", recipient, "--out", "none.age", "--state", "state"],
             [
                 "submit",
                 cold / "rec.json",
@@ -228,6 +283,12 @@ def test_no_secret_reaches_any_output(tmp_path: Path, api, figure) -> None:
             scan(str(rel), data, lenient if is_onboarding else strict, hits)
             total_outputs += 1
         total_outputs += len(outputs)
+        # Decrypted on purpose, the sealed files do hold the secrets: the scan above would have seen them.
+        for sealed in (cold / "sealed.json.age", online / "bot-key.age"):
+            opened: list[str] = []
+            scan(f"{sealed.name} decrypted", age_decrypt(sealed, age_key), strict, opened)
+            assert opened, sealed
+        assert stat.S_IMODE((cold / "sealed.json").stat().st_mode) == 0o600
         # The scanner itself must see a planted leak, in each encoding family.
         planted = ks.secret_values["stark private key 0/31337"]
         for leak in (

@@ -44,8 +44,12 @@ def _read_line(fd: int, limit: int = 256) -> str:
     return data.decode("utf-8", errors="replace").strip()
 
 
-def confirm(fingerprint: str, yes: bool) -> str:
-    """Return how the operator confirmed; raise if they did not."""
+def confirm(fingerprint: str, yes: bool, what: str = "fingerprint", action: str = "sign") -> str:
+    """Return how the operator confirmed; raise if they did not.
+
+    ``what`` names the fingerprint typed (the handoff asks for the recipient's, the one the trading host
+    compares), ``action`` what the answer lets happen.
+    """
     if yes:
         return CONFIRMED_SCRIPTED
     try:
@@ -59,7 +63,7 @@ def confirm(fingerprint: str, yes: bool) -> str:
         expected = fingerprint.split("-")[0]
         os.write(
             fd,
-            f"Type the first 4 characters of the fingerprint ({fingerprint}) to sign, "
+            f"Type the first 4 characters of the {what} ({fingerprint}) to {action}, "
             "anything else to stop: ".encode(),
         )
         answer = _read_line(fd).lower()
@@ -67,4 +71,4 @@ def confirm(fingerprint: str, yes: bool) -> str:
         os.close(fd)
     if answer != expected:
         raise InputError("not confirmed; nothing was signed or written")
-    return CONFIRMED_TYPED
+    return CONFIRMED_TYPED if what == "fingerprint" else f"operator typed the {what}"

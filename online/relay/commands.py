@@ -1,4 +1,4 @@
-"""`dydx-relay submit | time | api-keys list`: the relay's commands (the logic lives in online/relay/).
+"""`dydx-relay submit | time | api-keys list|export`: the relay's commands (the logic lives in online/relay/).
 
 Output shows ids, never secrets: API secrets and passphrases stay in the state directory's 0600 file, and the
 onboarding signature (the seed of the default API secret) is never printed or journaled.
@@ -15,6 +15,7 @@ import click
 from dydx_airgap.online.options import (
     address_option,
     allow_host_option,
+    api_filter_option,
     api_option,
     expect_address_option,
     http_timeout_option,
@@ -232,6 +233,54 @@ def list_keys(
     for row in rows:
         held = f"secret {REDACTED} (stored here)" if row["stored"] else "secret not held by this relay"
         say(f"  {row['key']}  {row['label'] or '-':<8} {held}")
+
+
+@api_keys.command("export")
+@click.argument("key")
+@click.option(
+    "--to", "to", metavar="RECIPIENT", help="The trading host's age1… recipient or ssh-ed25519 key."
+)
+@click.option(
+    "--to-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A file holding the recipient (age-keygen -y key.txt > recipient.txt on the trading host).",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The age file to write (0600), for age -d -i key.txt on the trading host.",
+)
+@api_filter_option
+@state_option
+@json_option
+def export_key(
+    key: str,
+    to: str | None,
+    to_file: Path | None,
+    out: Path,
+    api_url: str | None,
+    state_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Seal an API key this relay stored (key, secret, passphrase) to the trading host's age recipient.
+
+    The secret is never printed: only the sealed file holds it, and only the recipient's private key opens it.
+    """
+    from dydx_airgap.online.relay.key_export import export_api_key
+    from dydx_airgap.online.state_dir import default_state_dir
+
+    result = export_api_key(state_dir or default_state_dir(), key, to, to_file, out, api_url)
+    if as_json:
+        click.echo(json.dumps(result.summary()))
+        return
+    say(
+        f"sealed API key {result.key} of {result.address} ({result.api}, network {result.network_id}) to "
+        f"recipient {result.recipient.fingerprint} -> {out} (0600)"
+    )
+    say(f"on the trading host: compare {result.recipient.trading_host_check()} (first 16 hex digits)")
+    say(f"then: age -d -i key.txt {out} > api-key.json")
 
 
 @click.command("account")

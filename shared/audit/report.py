@@ -201,6 +201,19 @@ def _timeline(v: Verification) -> str:
                 f"exported {entry.get('kind')} {entry.get('fingerprint')} ({entry.get('file')}) for "
                 f"{entry.get('address')} on {network_label(entry.get('network_id'))}"
             )
+        elif what == "handoff":
+            accounts = entry.get("accounts")
+            indices = (
+                [str(a.get("account")) for a in accounts if isinstance(a, dict)]
+                if isinstance(accounts, list)
+                else []
+            )
+            what = (
+                f"sealed {entry.get('secrets')} of account(s) {', '.join(indices) or '?'} to recipient "
+                f"{entry.get('recipient_fingerprint')} ({entry.get('recipient_type')}) in "
+                f"{entry.get('kind')} {entry.get('fingerprint')} ({entry.get('file')}): "
+                f"{entry.get('confirmation')}"
+            )
         elif what == "doctor-override":
             what = f"doctor override: {entry.get('note')}"
         events.append((str(entry.get("time")), "cold (its clock)", f"log entry {entry.seq}: {what}"))

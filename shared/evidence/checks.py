@@ -18,6 +18,7 @@ CHECK_NAMES = (
     "artefact-hash",
     "evidence-log",
     "signed-in-time",
+    "handoffs",
     "log-head",
     "payload",
     "request-signatures",

@@ -498,6 +498,7 @@ class _Verifier:
             self.checks.fail(
                 "evidence-log", art.path, f"names log entry {seq}, which records no such signature"
             )
+        self._handoffs(entries, manifest, ref.path)
         if mine and not self.checks.failed("signed-in-time"):
             self.checks.ok(
                 "signed-in-time",
@@ -510,6 +511,31 @@ class _Verifier:
                 ref.path,
                 f"hash chain of {len(entries)} entries intact; its {mine} signature(s) by {manifest.address} "
                 "are all in the bundle",
+            )
+
+    def _handoffs(self, entries: list[LogEntry], manifest: Manifest, path: str) -> None:
+        """Each sealed handoff of trading secrets the log records for this key: an auditor must see who was
+        given keys that trade and withdraw. The log holds the recipient and what was sealed, never a secret;
+        the sealed file itself is not in the bundle."""
+        for entry in entries:
+            if entry.get("event") != "handoff" or entry.get("network_id") != manifest.network_id:
+                continue
+            accounts = entry.get("accounts")
+            listed = accounts if isinstance(accounts, list) else []
+            addresses = {a.get("address") for a in listed if isinstance(a, dict)} | {entry.get("address")}
+            if manifest.address not in addresses:
+                continue
+            shown = ", ".join(
+                f"{a.get('account')} ({a.get('address')})" for a in listed if isinstance(a, dict)
+            )
+            self.checks.ok(
+                "handoffs",
+                path,
+                f"entry {entry.seq}: sealed {entry.get('secrets')} of account(s) {shown or '?'} to "
+                f"{entry.get('recipient_type')} recipient {entry.get('recipient')} (fingerprint "
+                f"{entry.get('recipient_fingerprint')}) in {entry.get('kind')} {entry.get('fingerprint')} "
+                f"({entry.get('file')}), at {entry.get('time')} by the cold clock; "
+                f"{entry.get('confirmation')}",
             )
 
     def _signed_in_time(self, entry: LogEntry, art: Artefact) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from dydx_airgap.shared.dydx_v3.variants import VARIANT_NAMES
 from dydx_airgap.shared.errors import FormatError
 from dydx_airgap.shared.timestamps import parse_iso_ms
+from dydx_airgap.shared.transport.age_recipient import SSH_ED25519, X25519, recipient_fingerprint
 
 HEX64 = re.compile(r"0x[0-9a-f]{64}")
 TYPED_SIG = re.compile(r"0x[0-9a-f]{132}")
@@ -243,3 +244,71 @@ def signed_tx_body(body: Mapping[str, Any]) -> None:
             "request_sha256": string(re.compile(r"[0-9a-f]{64}")),
         },
     )
+
+
+# --- sealed-credentials (cold -> trading host, through the relay): secrets sealed to an age recipient -------
+
+#: The plaintext inside the age file: a JSON list, one object per account, in dydx-v3-python's Client shape.
+HANDOFF_PLAINTEXT_FORMAT = "dydx-airgap-handoff/1"
+#: A payload must fit the envelope's 64 KiB (and a reasonable number of QR frames): about 700 bytes a
+#: sealed account, armored.
+MAX_HANDOFF_ACCOUNTS = 32
+AGE_ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----\n"
+AGE_ARMOR_END = "-----END AGE ENCRYPTED FILE-----\n"
+KEY_VARIANT = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+_ARMOR_BODY = re.compile(r"[A-Za-z0-9+/=\n]*")
+
+
+def _handed_account(where: str, value: Any) -> None:
+    if not isinstance(value, dict):
+        _fail(f"{where} must be an object")
+    _fields(
+        value,
+        where,
+        {
+            "account": integer(0, 2**31 - 1),
+            "address": string(ADDRESS_TEXT),
+            "stark_public_key": string(HEX64),
+            "key_variant": string(KEY_VARIANT),
+            "api_key": string(re.compile(UUIDISH)),
+        },
+    )
+
+
+def _handed_accounts(where: str, value: Any) -> None:
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_HANDOFF_ACCOUNTS:
+        _fail(f"{where} must be a list of 1 to {MAX_HANDOFF_ACCOUNTS} accounts")
+    for i, item in enumerate(value):
+        _handed_account(f"{where}[{i}]", item)
+    indices = [item["account"] for item in value]
+    if indices != sorted(set(indices)):
+        _fail(f"{where} must list each account once, in increasing order")
+
+
+def _age_armor(where: str, value: Any) -> None:
+    if not isinstance(value, str) or len(value) > 48 * 1024:
+        _fail(f"{where} must be an age file in ASCII armor of at most 48 KiB")
+    if not (value.startswith(AGE_ARMOR_BEGIN) and value.endswith(AGE_ARMOR_END)):
+        _fail(f"{where} is not an age file in ASCII armor")
+    if not _ARMOR_BODY.fullmatch(value[len(AGE_ARMOR_BEGIN) : -len(AGE_ARMOR_END)]):
+        _fail(f"{where} holds characters outside base64")
+
+
+def sealed_credentials_body(body: Mapping[str, Any]) -> None:
+    _fields(
+        body,
+        "sealed-credentials",
+        {
+            "recipient": string(re.compile(r"age1[02-9ac-hj-np-z]{58}|ssh-ed25519 [A-Za-z0-9+/]{68}"), 100),
+            "recipient_type": one_of(X25519, SSH_ED25519),
+            "recipient_fingerprint": string(re.compile(r"[0-9a-f]{4}(-[0-9a-f]{4}){3}")),
+            "plaintext_format": one_of(HANDOFF_PLAINTEXT_FORMAT),
+            "accounts": _handed_accounts,
+            "age": _age_armor,
+        },
+    )
+    expected_type = SSH_ED25519 if body["recipient"].startswith("ssh-") else X25519
+    if body["recipient_type"] != expected_type:
+        _fail("sealed-credentials: recipient_type does not match the recipient")
+    if body["recipient_fingerprint"] != recipient_fingerprint(body["recipient"]):
+        _fail("sealed-credentials: recipient_fingerprint is not the recipient's")

@@ -108,6 +108,14 @@ _TABLE = (
         True,
         bodies_v4.v4_signed_tx_body,
     ),
+    PayloadKind(
+        "sealed-credentials",
+        Direction.TO_RELAY,  # it crosses like any cold export; the relay can only carry it on, sealed
+        "offline/handoff/sealing.py",
+        "online/transfer.py",  # then the trading host: age -d, with no code of ours
+        True,
+        bodies.sealed_credentials_body,
+    ),
 )
 
 KINDS: Mapping[str, PayloadKind] = {kind.name: kind for kind in _TABLE}

@@ -1,10 +1,14 @@
-"""Which payloads are secrets: those that carry the seed of a derived secret.
+"""Which payloads are secrets: those carrying the seed of a derived secret, or secrets sealed to a recipient.
 
 The onboarding request's signature is, by dYdX's design, the seed of the account's default API key,
 secret and passphrase (spec dydx-v3.md §5, §9): anyone who reads the file, one of its QR frames or the page
 that cycles them can compute those credentials. So every copy of such a payload — the signed file, the
 imported file, PNG frames, the HTML page, an evidence bundle holding it — is written 0600 like any secret
 and the operator is told so.
+
+A ``sealed-credentials`` payload carries the STARK private keys and API secrets themselves, encrypted to the
+trading host's age recipient. The encryption is the protection, but a file that is one stolen recipient key
+away from every trading key is kept like a secret too: 0600 everywhere, with its own notice.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from __future__ import annotations
 from dydx_airgap.shared.canonical_json import canonical_loads
 from dydx_airgap.shared.errors import FormatError
 
-#: Kinds whose content includes a derivation seed (the onboarding signature).
-SEED_CARRYING_KINDS = frozenset({"onboarding-request"})
+#: Kinds whose content includes a derivation seed (the onboarding signature) or sealed secrets.
+SEED_CARRYING_KINDS = frozenset({"onboarding-request", "sealed-credentials"})
 
 SECRET_FILE_MODE = 0o600
 PUBLIC_FILE_MODE = 0o644
@@ -24,6 +28,17 @@ SEED_NOTICE = (
     "written 0600: this payload's signature is the seed of the default API credentials; "
     "keep every copy (file, frames, page) as secret as the credentials themselves"
 )
+
+
+SEALED_NOTICE = (
+    "written 0600: it holds trading and withdrawal keys sealed to the recipient; anyone with the "
+    "recipient's private key can open it, so keep every copy (file, frames, page) as a secret"
+)
+
+
+def secret_notice(kind: str) -> str:
+    """What the operator is told about a secret payload's copies."""
+    return SEALED_NOTICE if kind == "sealed-credentials" else SEED_NOTICE
 
 
 def carries_secret_seed(kind: str) -> bool:

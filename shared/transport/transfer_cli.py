@@ -16,9 +16,9 @@ from dydx_airgap.shared.transport.payload import MAX_PAYLOAD_BYTES, Payload, dec
 from dydx_airgap.shared.transport.secrecy import (
     PUBLIC_DIR_MODE,
     SECRET_DIR_MODE,
-    SEED_NOTICE,
     carries_secret_seed,
     file_mode_for,
+    secret_notice,
 )
 
 _file = click.Path(path_type=Path, dir_okay=False)
@@ -138,7 +138,7 @@ def make_export_command(
             "files": written,
         }
         if secret and written:
-            say(f"note: frames and page {SEED_NOTICE}", err=True)
+            say(f"note: frames and page {secret_notice(payload.kind)}", err=True)
         if as_json:
             click.echo(json.dumps(summary))
         else:
@@ -181,7 +181,7 @@ def make_import_command(
             screen(payload)
         save(payload, out)
         if carries_secret_seed(payload.kind):
-            say(f"note: {out} {SEED_NOTICE}", err=True)
+            say(f"note: {out} {secret_notice(payload.kind)}", err=True)
         summary: dict[str, Any] = {
             "kind": payload.kind,
             "network_id": payload.network_id,

@@ -76,6 +76,24 @@ def test_every_cold_flow_works_with_socket_creation_disabled(tmp_path: Path) -> 
             vp,
         ],
         ["sign", "onboarding", "--mnemonic-file", mn, "--network", "5", "--out", "onb.json", "--yes"],
+        [
+            "handoff",
+            "--to",
+            "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",  # age's documented example
+            "--vault",
+            "d5",
+            "--vault-password-file",
+            vp,
+            "--mnemonic-file",
+            mn,
+            "--network",
+            "5",
+            "--accounts",
+            "0-1",
+            "--out",
+            "sealed.json",
+            "--yes",
+        ],
         ["sign", "api-key", "create", "--mnemonic-file", mn, "--network", "5", "--out", "ak.json", "--yes"],
         ["sign", "recovery", "--mnemonic-file", mn, "--network", "5", "--out", "rec.json", "--yes"],
         ["recover", "--mnemonic-file", mn, "--network", "5", "--match", "0x1"],  # no match: exit 1, cleanly
@@ -112,6 +130,7 @@ def test_every_cold_flow_works_with_socket_creation_disabled(tmp_path: Path) -> 
         expected = 1 if step[0] == "recover" else 0
         assert proc.returncode == expected, (step, proc.returncode, proc.stderr)
     assert (tmp_path / "onb.json").exists() and (tmp_path / "d5" / "vault.dydx-vault").exists()
+    assert (tmp_path / "sealed.json").exists() and (tmp_path / "sealed.json.age").exists()
     assert (tmp_path / "v4s.json").exists() and (tmp_path / "d4" / "vault.dydx-vault").exists()
 
 
