@@ -31,6 +31,9 @@ class Network:
     #: User-admin (operator) addresses of this network's StarkPerpetual known from a source we trust; a
     #: review names a registration signer as dYdX's only when it is one of these. None are on record yet.
     known_user_admins: frozenset[str] = frozenset()
+    #: The PerpetualEscapeVerifier this network's StarkPerpetual checks escape facts against (escape-hatch.md
+    #: §A1); None where it is not on record. The escape hatch refuses such a network.
+    escape_verifier: str | None = None
 
     @property
     def label(self) -> str:
@@ -52,6 +55,7 @@ NETWORKS: dict[int, Network] = {
             fact_registry="0xBE9a129909EbCb954bC065536D2bfAfBd170d27A",
             proxy_deposit="0x8e8bd01b5A9eb272CC3892a2E40E64A716aa2A40",
             testnet=False,
+            escape_verifier="0x626211C1e9BC633f4D342Af99f4E8bc93f11F3DD",
         ),
         Network(
             chain_id=3,
@@ -87,8 +91,9 @@ NETWORKS: dict[int, Network] = {
             testnet=True,
         ),
         # The local rehearsal chain (online/rehearsal/evm): a py-evm node whose stand-in contracts are
-        # deployed by a public, worthless deployer key at nonces 0 and 1, so their addresses are the same on
-        # every start and the cold side can check them from this table like any other network's.
+        # deployed by a public, worthless deployer key at nonces 0, 1 and 2 (USDC, StarkPerpetual, escape
+        # verifier), so their addresses are the same on every start and the cold side can check them from
+        # this table like any other network's.
         Network(
             chain_id=LOCAL_REHEARSAL_CHAIN_ID,
             name="Local rehearsal",
@@ -100,6 +105,7 @@ NETWORKS: dict[int, Network] = {
             proxy_deposit=None,
             testnet=True,
             rehearsal=True,
+            escape_verifier="0x3154BA4caB62e0f4fE9871767463D489d8a26408",
         ),
     )
 }
