@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "dydx_airgap.shared.audit.commands:report",
         "Write a self-contained HTML report of a bundle for people.",
     ),
+    "escape-proof": (
+        "dydx_airgap.shared.audit.escape_proof:escape_proof",
+        "Check a dYdX v3 escape proof (explorer page or JSON) and print the position and amount.",
+    ),
     "compare": (
         "dydx_airgap.shared.audit.commands:compare",
         "Compare two cold machines' outputs for the same inputs, field by field.",
