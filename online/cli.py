@@ -56,6 +56,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "dydx_airgap.online.onchain.commands:broadcast",
         "Check a signed transaction against its request, broadcast it once, wait for it.",
     ),
+    "escape": (
+        "dydx_airgap.online.escape.commands:escape",
+        "dYdX v3 escape hatch: prepare verifyEscape/escape/withdraw for the cold key; broadcast in order.",
+    ),
     "v4": (
         "dydx_airgap.online.v4.commands:v4",
         "dYdX v4 (dYdX Chain): prepare a transaction for the cold key, broadcast what it signed.",

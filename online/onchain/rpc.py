@@ -320,6 +320,21 @@ class EthRpc:
             raise RemoteError("eth_getTransactionByHash: the answer is not an object")
         return found
 
+    def logs(
+        self, address: str, topics: list[str | None], from_block: int, to_block: int | str = "latest"
+    ) -> list[dict[str, Any]]:
+        """eth_getLogs of one contract between two blocks (inclusive); entries are checked to be objects."""
+        query = {
+            "address": _address_text(address),
+            "topics": topics,
+            "fromBlock": _hex(from_block),
+            "toBlock": to_block if isinstance(to_block, str) else _hex(to_block),
+        }
+        found = self.call("eth_getLogs", query)
+        if not isinstance(found, list) or not all(isinstance(entry, dict) for entry in found):
+            raise RemoteError("eth_getLogs: the answer is not a list of log objects")
+        return found
+
     def receipt(self, tx_hash: bytes) -> Receipt | None:
         found = self.call("eth_getTransactionReceipt", "0x" + tx_hash.hex())
         if found is None:

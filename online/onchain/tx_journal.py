@@ -71,6 +71,10 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
+def step_request_id(payload_id: str, index: int) -> str:
+    return f"{payload_id}.{index}"
+
+
 @dataclass(frozen=True)
 class StoredRequest:
     id: str
@@ -155,6 +159,39 @@ class TxJournal:
         request = self.request(payload.id)
         assert request is not None
         return request
+
+    def add_step_requests(
+        self, payload: Payload, steps: list[tuple[str, int, int]], *, rpc_origin: str
+    ) -> list[StoredRequest]:
+        """One request payload asking for several transactions (the escape hatch): a row per transaction,
+        ``<payload id>.<index>``, each with its action, nonce and maximum cost, so nonces stay reserved and
+        every transaction is broadcast once like any other request's."""
+        data = payload.to_bytes().decode("utf-8")
+        ids = [step_request_id(payload.id, index) for index in range(len(steps))]
+        with self._transaction() as db:
+            for request_id, (action, nonce, max_cost_wei) in zip(ids, steps, strict=True):
+                db.execute(
+                    "INSERT INTO tx_requests (id, sha256, network_id, address, action, nonce, max_cost_wei,"
+                    " expires, rpc_origin, api_origin, payload, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        request_id,
+                        f"{payload.digest.hex()}:{request_id}",
+                        payload.network_id,
+                        payload.address,
+                        action,
+                        nonce,
+                        str(max_cost_wei),
+                        payload.expires,
+                        rpc_origin,
+                        "",
+                        data,
+                        iso_ms(now_utc()),
+                    ),
+                )
+                self._log(db, request_id, None, "prepared", {"nonce": nonce, "sha256": payload.digest.hex()})
+        found = [self.request(request_id) for request_id in ids]
+        return [request for request in found if request is not None]
 
     def forget_request(self, request_id: str) -> None:
         """Remove a request that never left the relay (its file could not be written)."""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dydx_airgap.shared.transport import bodies, bodies_v4
+from dydx_airgap.shared.transport import bodies, bodies_escape, bodies_v4
 
 BodyValidator = Callable[[Mapping[str, Any]], None]
 
@@ -115,6 +115,22 @@ _TABLE = (
         "online/transfer.py",  # then the trading host: age -d, with no code of ours
         True,
         bodies.sealed_credentials_body,
+    ),
+    PayloadKind(
+        "escape-request",
+        Direction.TO_COLD,
+        "online/escape/prepare.py",
+        "offline/signing/escape.py",
+        False,
+        bodies_escape.escape_request_body,
+    ),
+    PayloadKind(
+        "signed-escape",
+        Direction.TO_RELAY,
+        "offline/signing/escape.py",
+        "online/escape/broadcast.py, shared/audit",
+        True,
+        bodies_escape.signed_escape_body,
     ),
 )
 
