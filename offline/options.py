@@ -146,6 +146,13 @@ evidence_log_option = click.option(
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print the result as JSON (any review goes to stderr)."
 )
+max_fee_gwei_option = click.option(
+    "--max-fee-gwei",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(0, 100_000),
+    help="Refuse a max fee per gas above this.",
+)
 yes_option = click.option("--yes", is_flag=True, help="Do not ask; recorded as scripted in the evidence log.")
 clock_from_option = click.option(
     "--clock-from",

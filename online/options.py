@@ -85,3 +85,13 @@ expires_in_option = click.option(
     metavar="DURATION",
     help="How long the signed transaction stays valid (60s to 24h, e.g. 30m): sets its timeout height.",
 )
+priority_fee_option = click.option(
+    "--priority-fee-gwei", metavar="GWEI", help="Tip per gas instead of the node's suggestion."
+)
+valid_minutes_option = click.option(
+    "--valid-minutes",
+    type=click.IntRange(1, 1440),
+    default=60,
+    show_default=True,
+    help="How long the cold machine may sign (and the relay broadcast) this request.",
+)

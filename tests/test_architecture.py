@@ -192,7 +192,8 @@ def test_every_shared_flag_is_declared_once_in_its_sides_options_module() -> Non
     # Flags only one command takes may stay with it; a flag in options.py may not be declared again.
     allowed_elsewhere = {
         "online": {
-            "--timeout": {"onchain/commands.py"},  # broadcast's receipt wait, not the HTTP timeout
+            # broadcast's and escape broadcast's receipt wait, not the HTTP timeout
+            "--timeout": {"onchain/commands.py", "escape/commands.py"},
         },
         # keygen's --password-file protects the keystore it creates; the key sources' opens an existing one.
         # recover's --network takes several networks (or all), every other command's exactly one.

@@ -26,6 +26,7 @@ from dydx_airgap.offline.options import (
     json_option,
     key_source_from,
     key_source_options,
+    max_fee_gwei_option,
     network_option,
     v4_mnemonic_from,
     v4_mnemonic_options,
@@ -124,6 +125,11 @@ def _verify_signatures(payload: Payload) -> None:
         signed = decode_signed_transaction(bytes.fromhex(body["raw"][2:]))
         if signed.sender_address != payload.address or "0x" + signed.tx_hash.hex() != body["tx_hash"]:
             raise VerificationError("the signed transaction does not recover to this key")
+    elif payload.kind == "signed-escape":
+        for item in body["transactions"]:
+            signed = decode_signed_transaction(bytes.fromhex(item["raw"][2:]))
+            if signed.sender_address != payload.address or "0x" + signed.tx_hash.hex() != item["tx_hash"]:
+                raise VerificationError("a signed escape transaction does not recover to this key")
     else:
         raise VerificationError(f"cannot verify a {payload.kind} payload")
 
@@ -377,13 +383,7 @@ def recovery(**options: Any) -> None:
 @key_source_options
 @network_option
 @common_sign_options
-@click.option(
-    "--max-fee-gwei",
-    default=300.0,
-    show_default=True,
-    type=click.FloatRange(0, 100_000),
-    help="Refuse a max fee per gas above this.",
-)
+@max_fee_gwei_option
 @click.option(
     "--max-cost-eth",
     default=0.1,
@@ -469,6 +469,98 @@ def sign_tx(
                 "max_approve_base_units": policy.max_approve_base_units,
             },
         },
+    )
+
+
+@sign.command("escape")
+@click.argument("request_file", type=_file)
+@key_source_options
+@network_option
+@common_sign_options
+@max_fee_gwei_option
+@click.option(
+    "--max-total-cost-eth",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0, 1000),
+    help="Refuse transactions whose maximum total cost (sum of gas limit x max fee) is above this "
+    "(verifyEscape alone uses about 2.5 M gas).",
+)
+@click.option(
+    "--allow-withdraw-to",
+    is_flag=True,
+    help="Sign a withdrawTo that pays an address other than the registered one (shown in red).",
+)
+def sign_escape(
+    request_file: Path,
+    network: Network,
+    account: int,
+    out: Path,
+    yes: bool,
+    as_json: bool,
+    evidence_log: Path,
+    max_fee_gwei: float,
+    max_total_cost_eth: float,
+    allow_withdraw_to: bool,
+    **kwargs: Any,
+) -> None:
+    """Verify a dYdX v3 escape proof and sign its transactions (an escape-request from 'dydx-relay escape
+    prepare'): the proof is checked here with the contract's own checks, its STARK key must be this key's
+    (any wallet variant), the amount is computed here, and every calldata is rebuilt from the verified
+    proof."""
+    from dydx_airgap.offline.signing.escape import review_escape_request, signed_escape_payload
+    from dydx_airgap.offline.signing.transactions import ETH, GWEI, TxPolicy
+
+    request = decode_payload(read_untrusted_file(request_file))
+    if request.kind != "escape-request":
+        raise InputError(
+            f"{request_file} is a {request.kind} payload; 'sign escape' takes the escape-request written by "
+            "'dydx-relay escape prepare'"
+        )
+    policy = TxPolicy(
+        max_fee_per_gas_wei=int(Decimal(str(max_fee_gwei)) * GWEI),
+        max_cost_wei=int(Decimal(str(max_total_cost_eth)) * ETH),
+        allow_unlimited_approve=False,
+        max_approve_base_units=0,
+    )
+    source = key_source_from(kwargs)
+    key = load_one_key(source, account)
+    if request.address is not None and not same_address(request.address, key.key.address):
+        raise PolicyError(_other_account_message(source, request.address, account, key.key.address))
+    reviewed = review_escape_request(request, network, key.key, policy, allow_withdraw_to)
+    signed = [(action, key.key.sign_transaction(tx)) for action, tx in reviewed.transactions]
+    payload = signed_escape_payload(key.key, request, signed)
+    rows = [
+        ("request", f"{request.kind} {request.id} (fingerprint {request.fingerprint})"),
+        *reviewed.rows,
+        *((f"hash ({action})", "0x" + tx.tx_hash.hex()) for action, tx in signed),
+        ("fingerprint", payload.fingerprint),
+    ]
+    finish(
+        SignedRequest(payload, [], rows, reviewed.notes),
+        f"escape of position {reviewed.verified.position_id}",
+        out,
+        yes,
+        as_json,
+        evidence_log,
+        account,
+        {
+            "tx_hashes": ["0x" + tx.tx_hash.hex() for _, tx in signed],
+            "request_sha256": request.digest.hex(),
+            "key_variant": reviewed.variant.value,
+            "escape": {
+                "position_id": str(reviewed.verified.position_id),
+                "stark_key": f"0x{reviewed.verified.stark_key:064x}",
+                "amount": str(reviewed.verified.amount),
+                "fact": "0x" + reviewed.verified.fact.hex(),
+                "recipient": request.body["recipient"],
+            },
+            "policy": {
+                "max_fee_per_gas_wei": policy.max_fee_per_gas_wei,
+                "max_cost_wei": policy.max_cost_wei,
+            },
+        },
+        warnings=reviewed.warnings,
     )
 
 

@@ -19,8 +19,10 @@ from dydx_airgap.online.options import (
     expect_address_option,
     json_option,
     network_option,
+    priority_fee_option,
     rpc_option,
     state_option,
+    valid_minutes_option,
 )
 from dydx_airgap.shared.cli_support import say
 
@@ -70,14 +72,8 @@ def escape() -> None:
     help="Where to write the request.",
 )
 @state_option
-@click.option("--priority-fee-gwei", metavar="GWEI", help="Tip per gas instead of the node's suggestion.")
-@click.option(
-    "--valid-minutes",
-    type=click.IntRange(1, 1440),
-    default=60,
-    show_default=True,
-    help="How long the cold machine may sign (and the relay broadcast) this request.",
-)
+@priority_fee_option
+@valid_minutes_option
 @json_option
 def prepare(
     network: str,

@@ -34,8 +34,10 @@ from dydx_airgap.online.options import (
     expect_address_option,
     json_option,
     network_option,
+    priority_fee_option,
     rpc_option,
     state_option,
+    valid_minutes_option,
 )
 from dydx_airgap.shared.cli_support import say
 from dydx_airgap.shared.dydx_v3.calldata import UNLIMITED_ALLOWANCE, format_usdc
@@ -72,7 +74,7 @@ def _rows(rows: list[tuple[str, str]], indent: int = 2) -> None:
     help="Where to write the tx-request.",
 )
 @state_option
-@click.option("--priority-fee-gwei", metavar="GWEI", help="Tip per gas instead of the node's suggestion.")
+@priority_fee_option
 @click.option(
     "--nonce", type=click.IntRange(0), help="Use this nonce (e.g. to replace a pending transaction)."
 )
@@ -81,13 +83,7 @@ def _rows(rows: list[tuple[str, str]], indent: int = 2) -> None:
     type=click.IntRange(21_000, 30_000_000),
     help="Use this gas limit instead of estimate + 30 %.",
 )
-@click.option(
-    "--valid-minutes",
-    type=click.IntRange(1, 1440),
-    default=60,
-    show_default=True,
-    help="How long the cold machine may sign (and the relay broadcast) this request.",
-)
+@valid_minutes_option
 @allow_host_option
 @click.option(
     "--allow-insufficient-funds", is_flag=True, help="Prepare even if the address lacks ETH or USDC now."
