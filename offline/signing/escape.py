@@ -19,6 +19,7 @@ from dydx_airgap.shared.dydx_v3.calldata import format_usdc
 from dydx_airgap.shared.dydx_v3.escape.calldata import (
     DepositCancelCall,
     EscapeCall,
+    EscapeHatchCall,
     VerifyEscapeCall,
     WithdrawCall,
 )
@@ -113,7 +114,7 @@ def review_escape_request(
             )
         warnings.append(f"the USDC goes to {recipient}, NOT to the registered address {key.address}")
 
-    expected = {
+    expected: dict[str, tuple[str, EscapeHatchCall]] = {
         "verify-escape": (
             network.escape_verifier,
             VerifyEscapeCall(data.merkle_proof, data.n_assets, data.shared_state),
