@@ -20,6 +20,7 @@ from pathlib import Path
 import p1_derivation
 import p2_startup
 import p5_recover
+import p6_escape
 import reference_venv
 from report import load_average, machine_rows, ms, table, verdict
 
@@ -92,7 +93,7 @@ def p4_audit(quick: bool, notes: list[str]) -> str:
     )
 
 
-def summary(p1: dict[str, float], p2: dict[str, float], p5: dict[str, float]) -> str:
+def summary(p1: dict[str, float], p2: dict[str, float], p5: dict[str, float], p6: dict[str, float]) -> str:
     rows = []
     if "dydx3_total" in p1:
         speedup = p1["dydx3_total"] / p1["ours_total"]
@@ -156,6 +157,14 @@ def summary(p1: dict[str, float], p2: dict[str, float], p5: dict[str, float]) ->
         )
     else:
         rows.append(["P5 `recover` at scale", "failed (see P5)", "≤ 5 s", "—"])
+    rows.append(
+        [
+            "P6 escape-proof verification, mainnet vector (verify_escape / 66 Pedersen hashes)",
+            f"{p6['verify'] * 1000:.0f} ms ({p6['verify'] / p6['floor']:.2f}×)",
+            f"≤ {p6_escape.TARGET_SECONDS * 1000:.0f} ms",
+            verdict(p6["verify"] <= p6_escape.TARGET_SECONDS),
+        ]
+    )
     return table(["figure", "measured", "target", "verdict"], rows)
 
 
@@ -194,6 +203,8 @@ def main() -> None:
     p4_text = p4_audit(args.quick, notes)
     print("P5: recover at scale ...", file=sys.stderr)
     p5_text, p5 = p5_recover.run(args.accounts, 1 if args.quick else 3)
+    print("P6: escape-proof verification ...", file=sys.stderr)
+    p6_text, p6 = p6_escape.run(3 if args.quick else 7)
     elapsed = time.perf_counter() - started
 
     machine = [
@@ -211,13 +222,14 @@ def main() -> None:
         "",
         "## Summary",
         "",
-        summary(p1, p2, p5),
+        summary(p1, p2, p5, p6),
         "",
         p1_text,
         p2_text,
         p3_text,
         p4_text,
         p5_text,
+        p6_text,
     ]
     if notes:
         document += ["### Notes", "", *[f"- {note}" for note in notes], ""]
