@@ -49,7 +49,7 @@ def run(repeats: int) -> tuple[str, dict[str, float]]:
         [
             "### P6 — escape-proof verification (mainnet position 1, 66 levels)",
             "",
-            f"Medians of {repeats} runs. Baseline: {levels} bare Pedersen hashes of the proof's pairs, this run.",
+            f"Medians of {repeats} runs. Baseline: {levels} bare Pedersen hashes of the proof's pairs.",
             "",
             table(
                 ["figure", "time", "ratio to the baseline"],
