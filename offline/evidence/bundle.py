@@ -164,7 +164,11 @@ def _policy(entries: list[LogEntry], address: str, network_id: int) -> dict[str,
 
 
 #: A signed transaction brings the request it answers (found by the SHA-256 its body records).
-ANSWERED_REQUEST = {"signed-tx": "tx-request", "v4-signed-tx": "v4-tx-request"}
+ANSWERED_REQUEST = {
+    "signed-tx": "tx-request",
+    "v4-signed-tx": "v4-tx-request",
+    "signed-escape": "escape-request",
+}
 #: Public files of this key on this network join the bundle whether or not the log names them.
 PUBLIC_KEY_KINDS = frozenset({"public-key", "v4-public-key"})
 

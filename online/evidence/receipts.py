@@ -245,6 +245,13 @@ def _transaction_receipts(
     network_id: int,
 ) -> list[dict[str, Any]]:
     signed = {p.body["tx_hash"]: sha for sha, (_, p) in payloads.items() if p.kind == "signed-tx"}
+    # An escape's transactions travel together in one signed-escape payload.
+    signed |= {
+        item["tx_hash"]: sha
+        for sha, (_, p) in payloads.items()
+        if p.kind == "signed-escape"
+        for item in p.body["transactions"]
+    }
     try:
         from dydx_airgap.online.onchain.tx_journal import JOURNAL_FILE, TxJournal
     except ImportError:  # a relay without the on-chain part has broadcast nothing
@@ -269,7 +276,8 @@ def _transaction_receipts(
                     "tx_hash": tx_hash,
                     "payload_sha256": payload_sha,
                     "request_id": broadcast.request_id,
-                    "request_sha256": request.sha256 if request is not None else None,
+                    # The SHA-256 of the request payload (one escape-request stands behind several rows).
+                    "request_sha256": request.payload.digest.hex() if request is not None else None,
                     "raw_sha256": hashlib.sha256(raw).hexdigest(),
                     "state": broadcast.state,
                     "note": broadcast.note,
@@ -327,7 +335,8 @@ def _v4_transaction_receipts(
                     "tx_hash": tx_hash,
                     "payload_sha256": payload_sha,
                     "request_id": broadcast.request_id,
-                    "request_sha256": request.sha256 if request is not None else None,
+                    # The SHA-256 of the request payload (one escape-request stands behind several rows).
+                    "request_sha256": request.payload.digest.hex() if request is not None else None,
                     "raw_sha256": hashlib.sha256(bytes.fromhex(broadcast.raw)).hexdigest(),
                     "state": broadcast.state,
                     "note": broadcast.note,

@@ -38,6 +38,9 @@ from dydx_airgap.shared.dydx_v3.eip712 import (
     eth_private_action_digest,
     onboarding_action_digest,
 )
+from dydx_airgap.shared.dydx_v3.escape.calldata import EscapeCall, VerifyEscapeCall, decode_escape_hatch_call
+from dydx_airgap.shared.dydx_v3.escape.sources import escape_data_from_json
+from dydx_airgap.shared.dydx_v3.escape.summary import verify_escape_data
 from dydx_airgap.shared.dydx_v3.networks import NETWORKS
 from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_signature, verify_onboarding_signature
 from dydx_airgap.shared.dydx_v4.request import unsigned_from_fields
@@ -309,7 +312,9 @@ class _Verifier:
                 self._payload_signatures(path, payload, by_sha, manifest)
             except Exception as exc:  # noqa: BLE001
                 name = (
-                    "transaction" if payload.kind in ("signed-tx", "v4-signed-tx") else "request-signatures"
+                    "transaction"
+                    if payload.kind in ("signed-tx", "v4-signed-tx", "signed-escape")
+                    else "request-signatures"
                 )
                 self.checks.fail(name, path, _message(exc))
         self._stark_keys()
@@ -369,6 +374,8 @@ class _Verifier:
             self._signed_tx(path, payload, by_sha, address)
         elif payload.kind == "v4-signed-tx":
             self._v4_signed_tx(path, payload, by_sha)
+        elif payload.kind == "signed-escape":
+            self._signed_escape(path, payload, by_sha, address)
         elif payload.kind == "v4-public-key" and body["key_source"] == "v4-mnemonic":
             # No Ethereum key exists for such an account: its payloads are origin-signed by the v4 key.
             point = coincurve.PublicKey(bytes.fromhex(body["public_key"])).format(compressed=False)
@@ -422,6 +429,68 @@ class _Verifier:
             path,
             f"{body['action']} {body['tx_hash']} recovers to {address} and is exactly the transaction its "
             f"tx-request {request.id} asked for",
+        )
+
+    def _signed_escape(self, path: str, payload: Payload, by_sha: dict[str, Payload], address: str) -> None:
+        """Each transaction recovers to the key and is the one asked; the proof verifies again here, and the
+        calldata is what the verified proof gives: the auditor needs neither machine to see what left."""
+        body = payload.body
+        request = by_sha.get(body["request_sha256"])
+        if request is None or request.kind != "escape-request":
+            raise VerificationError(
+                f"its escape-request (SHA-256 {body['request_sha256'][:16]}…) is not in the bundle"
+            )
+        if payload.answers != request.id:
+            raise VerificationError("it does not answer its escape-request (id differs)")
+        steps = request.body["steps"]
+        if [item["action"] for item in body["transactions"]] != [step["action"] for step in steps]:
+            raise VerificationError("its transactions are not the ones its escape-request asked for")
+        for item, step in zip(body["transactions"], steps, strict=True):
+            signed = decode_signed_transaction(bytes.fromhex(item["raw"][2:]))
+            if signed.sender_address != address:
+                raise VerificationError(
+                    f"{item['action']} recovers to {signed.sender_address}, not {address}"
+                )
+            if "0x" + signed.tx_hash.hex() != item["tx_hash"]:
+                raise VerificationError(f"{item['action']}: tx_hash is not the hash of the raw transaction")
+            _same_transaction(signed, step["transaction"])
+        self.checks.ok(
+            "transaction",
+            path,
+            f"{len(steps)} escape transactions ({', '.join(s['action'] for s in steps)}) recover to "
+            f"{address} and are exactly those escape-request {request.id} asked for",
+        )
+        escape = request.body["escape"]
+        fields = ("stark_key", "position_id", "n_assets", "merkle_proof", "shared_state")
+        data = escape_data_from_json({name: escape[name] for name in fields})
+        try:
+            verified = verify_escape_data(data)
+        except AirgapError as exc:
+            self.checks.fail("escape-proof", path, exc.message)
+            return
+        rebuilt = {
+            "verify-escape": VerifyEscapeCall(data.merkle_proof, data.n_assets, data.shared_state).encode(),
+            "escape": EscapeCall(verified.stark_key, verified.position_id, verified.amount).encode(),
+        }
+        for step in steps:
+            calldata = bytes.fromhex(step["transaction"]["data"][2:])
+            expected = rebuilt.get(step["action"])
+            if expected is not None and calldata != expected:
+                self.checks.fail(
+                    "escape-proof", path, f"the {step['action']} calldata is not the verified proof's"
+                )
+                return
+            if step["action"] not in rebuilt:
+                call = decode_escape_hatch_call(calldata)
+                if getattr(call, "stark_key", None) != verified.stark_key:
+                    self.checks.fail("escape-proof", path, f"{step['action']} is for another STARK key")
+                    return
+        self.checks.ok(
+            "escape-proof",
+            path,
+            f"position {verified.position_id} of STARK key 0x{verified.stark_key:064x}: the proof verifies "
+            f"(root 0x{verified.root:064x}), amount {verified.amount} base units, "
+            f"fact 0x{verified.fact.hex()}",
         )
 
     def _stark_keys(self) -> None:
@@ -606,6 +675,13 @@ class _Verifier:
             for name in ("tx_hash", "request_sha256", "sign_doc_sha256"):
                 if entry.get(name) != payload.body[name]:
                     return f"its {name} is not {art.path}'s"
+        if payload.kind == "signed-escape":
+            hashes = [item["tx_hash"] for item in payload.body["transactions"]]
+            if (
+                entry.get("tx_hashes") != hashes
+                or entry.get("request_sha256") != payload.body["request_sha256"]
+            ):
+                return f"its tx_hashes or request_sha256 are not {art.path}'s"
         if payload.kind == "signed-tx":
             if entry.get("tx_hash") != payload.body["tx_hash"]:
                 return f"its tx_hash is not {art.path}'s"
@@ -725,12 +801,18 @@ class _Verifier:
                 "in this bundle: the bundle omits a signature"
             )
         art, payload = self._payload_for(tx["payload_sha256"], by_sha)
-        if payload.kind not in ("signed-tx", "v4-signed-tx") or payload.body["tx_hash"] != tx["tx_hash"]:
+        if payload.kind == "signed-escape":
+            items = [item for item in payload.body["transactions"] if item["tx_hash"] == tx["tx_hash"]]
+            if not items:
+                raise VerificationError(f"its transaction hash is not one of {art.path}'s")
+            raw = bytes.fromhex(items[0]["raw"][2:])
+        elif payload.kind not in ("signed-tx", "v4-signed-tx") or payload.body["tx_hash"] != tx["tx_hash"]:
             raise VerificationError(f"its transaction hash is not {art.path}'s")
-        # A v3 (Ethereum) raw transaction is 0x-hex; a v4 TxRaw is plain hex.
-        raw = bytes.fromhex(
-            payload.body["raw"][2:] if payload.kind == "signed-tx" else payload.body["tx_raw"]
-        )
+        else:
+            # A v3 (Ethereum) raw transaction is 0x-hex; a v4 TxRaw is plain hex.
+            raw = bytes.fromhex(
+                payload.body["raw"][2:] if payload.kind == "signed-tx" else payload.body["tx_raw"]
+            )
         if hashlib.sha256(raw).hexdigest() != tx["raw_sha256"]:
             raise VerificationError(f"the raw transaction broadcast is not {art.path}'s")
         if tx["request_sha256"] is not None and tx["request_sha256"] != payload.body["request_sha256"]:

@@ -241,3 +241,22 @@ def test_withdraw_to_another_address_needs_the_flag_and_is_shown_in_red(tmp_path
         bytes.fromhex(decode_payload(out.read_bytes()).body["transactions"][-1]["raw"][2:])
     )
     assert tx.transaction.data == WithdrawCall(STARK, LOCAL.collateral_asset_id, OTHER).encode()
+
+
+def test_the_evidence_bundle_carries_the_escape_and_the_auditor_rechecks_the_proof(
+    tmp_path: Path, keyfiles
+) -> None:
+    result, _ = sign(tmp_path, keyfiles, escape_request())
+    assert result.code == 0, result
+    ks, pw = keyfiles
+    bundle = tmp_path / "bundle"
+    made = run_tool(
+        "dydx-offline", "evidence", "bundle", "--keystore", ks, "--password-file", pw,
+        "--network", str(LOCAL.chain_id), "--log", tmp_path / "log", "--from", tmp_path, "--out", bundle,
+    )  # fmt: skip
+    assert made.code == 0, made
+    verdict = run_tool("dydx-audit", "verify", bundle, "--cold-only", "--address", KEY.address)
+    assert verdict.code == 0, verdict.out
+    assert "PASS escape-proof cold/signed-escape.json" in verdict.out
+    assert f"amount {AMOUNT} base units" in verdict.out
+    assert "PASS transaction cold/signed-escape.json: 3 escape transactions" in verdict.out
