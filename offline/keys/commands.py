@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -30,22 +29,10 @@ from dydx_airgap.offline.options import (
 )
 from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.dydx_v3.variants import StarkKeyVariant
-from dydx_airgap.shared.errors import InputError, UsageError, VerificationError
+from dydx_airgap.shared.errors import InputError, VerificationError
 from dydx_airgap.shared.fsutil import read_secret_file, write_secret_file
 
 _file = click.Path(path_type=Path, dir_okay=False)
-
-
-def _tty_write(text: str) -> None:
-    """Show text on the terminal itself, never on stdout (which may be a log or a pipe)."""
-    try:
-        fd = os.open("/dev/tty", os.O_WRONLY | os.O_NOCTTY)
-    except OSError:
-        raise UsageError("no terminal to show the mnemonic on: pass --mnemonic-out FILE") from None
-    try:
-        os.write(fd, text.encode("utf-8"))
-    finally:
-        os.close(fd)
 
 
 @click.command()
@@ -58,8 +45,10 @@ def _tty_write(text: str) -> None:
 def keygen(out: Path, password_file: Path | None, mnemonic_out: Path | None, as_json: bool) -> None:
     """Create a new Ethereum key from the OS random generator.
 
-    Writes it as an encrypted keystore (scrypt) and shows its 24-word mnemonic once, on the terminal (or
-    into --mnemonic-out). Write the words down: they are the only backup.
+    Writes it as an encrypted keystore (scrypt) and shows its 24-word mnemonic once, on the terminal:
+    numbered words in columns, cleared (scrollback too) when you press Enter, then an optional check that
+    asks for three words from your paper copy (or into --mnemonic-out). Write the words down: they are the
+    only backup.
     """
     harden_process()
     if out.exists():
@@ -77,11 +66,9 @@ def keygen(out: Path, password_file: Path | None, mnemonic_out: Path | None, as_
     if mnemonic_out is not None:
         write_secret_file(mnemonic_out, (phrase.reveal() + "\n").encode())
     else:
-        _tty_write(
-            "\nYour new mnemonic (24 words). Write it down on paper now; it is shown only once:\n\n  "
-            + phrase.reveal()
-            + "\n\n"
-        )
+        from dydx_airgap.offline.keys.mnemonic_display import show_mnemonic_once
+
+        show_mnemonic_once(phrase.reveal())
     write_secret_file(out, keystore)
     # Read back what we wrote: the keystore must decrypt to the same key (ethstaker-deposit-cli habit).
     again = decrypt_keystore_bytes(read_secret_file(out), password, out)

@@ -184,3 +184,63 @@ def test_a_weak_passphrase_is_refused_before_it_is_asked_again(tmp_path: Path) -
     assert code not in (0, None) and "at least 8" in screen, screen
     assert "Repeat the vault passphrase" not in screen
     assert not (tmp_path / "d" / "vault.dydx-vault").exists()
+
+
+def _words_on(screen: str) -> dict[int, str]:
+    """The numbered words keygen put on the screen: {number: word}."""
+    shown = screen.split("Write them down", 1)[1].split("Press Enter", 1)[0]
+    return {int(number): word for number, word in re.findall(r"(\d+) ([a-z]+)", shown)}
+
+
+def test_keygen_shows_numbered_words_clears_them_and_checks_the_copy(tmp_path: Path) -> None:
+    pw = write_secret(tmp_path / "pw", "a long enough keystore passphrase")
+
+    def word(screen: str) -> str:
+        number = int(re.findall(r"word #(\d+): ", screen)[-1])
+        return _words_on(screen)[number]
+
+    code, screen = run_in_pty(
+        [str(BIN / "dydx-offline"), "keygen", "--out", "k.json", "--password-file", str(pw)],
+        [
+            ("Press Enter when you have written them down", ""),
+            (r"word #\d+: ", word),
+            (r"word #\d+: ", word),
+            (r"word #\d+: ", word),
+        ],
+        tmp_path,
+    )
+    assert code == 0, screen
+    words = _words_on(screen)
+    assert sorted(words) == list(range(1, 25))  # 24 numbered words, each shown once
+    grid = screen.split("Write them down", 1)[1].split("Press Enter", 1)[0]
+    assert re.search(r" 1 \w+ +7 \w+ +13 \w+ +19 \w+", grid)  # four columns, read downwards
+    after = screen.split("Press Enter when you have written them down", 1)[1]
+    assert "\x1b[2J\x1b[3J" in after  # screen and scrollback cleared after Enter
+    assert "your copy matches" in after and "created keystore" in after
+    assert (tmp_path / "k.json").exists()
+
+
+def test_keygen_with_a_wrong_copy_writes_no_keystore(tmp_path: Path) -> None:
+    pw = write_secret(tmp_path / "pw", "a long enough keystore passphrase")
+    answers: list[tuple[str, str | Answer]] = []
+    for _ in range(3):
+        answers += [("Press Enter when you have written them down", ""), (r"word #\d+: ", "notaword")]
+    code, screen = run_in_pty(
+        [str(BIN / "dydx-offline"), "keygen", "--out", "k.json", "--password-file", str(pw)],
+        answers,
+        tmp_path,
+    )
+    assert code not in (0, None), screen
+    assert "does not match your copy" in screen and "no keystore was written" in screen
+    assert not (tmp_path / "k.json").exists()
+
+
+def test_keygen_check_can_be_skipped(tmp_path: Path) -> None:
+    pw = write_secret(tmp_path / "pw", "a long enough keystore passphrase")
+    code, screen = run_in_pty(
+        [str(BIN / "dydx-offline"), "keygen", "--out", "k.json", "--password-file", str(pw)],
+        [("Press Enter when you have written them down", ""), (r"word #\d+: ", "")],
+        tmp_path,
+    )
+    assert code == 0, screen
+    assert "check skipped" in screen and (tmp_path / "k.json").exists()
