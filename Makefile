@@ -14,10 +14,15 @@ all: test
 sysdeps:
 	@bash .ci/sysdeps.sh
 
+# setuptools cautions every editable install whose package-dir maps folders (ours: offline/ online/ shared/
+# as dydx_airgap.*) that they could shadow a package of the same name; the mapping is the layout, so that
+# one caution is filtered by its text and every other warning still shows.
+EDITABLE_QUIET := PYTHONWARNINGS="ignore:Editable installation"
+
 $(STAMP): pyproject.toml offline/data/lock.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,rehearsal,camera]' -c offline/data/lock.txt
+	$(EDITABLE_QUIET) $(BIN)/pip install -q -e '.[test,rehearsal,camera]' -c offline/data/lock.txt
 	@touch $@
 
 venv: sysdeps $(STAMP)
@@ -54,7 +59,7 @@ CROSSCHECK_VENV ?= .venv-crosscheck
 $(CROSSCHECK_VENV)/.installed: tests/crosscheck/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(CROSSCHECK_VENV)
 	$(CROSSCHECK_VENV)/bin/pip install -q -r tests/crosscheck/requirements.txt
-	$(CROSSCHECK_VENV)/bin/pip install -q --no-deps -e .
+	$(EDITABLE_QUIET) $(CROSSCHECK_VENV)/bin/pip install -q --no-deps -e .
 	@touch $@
 
 crosscheck: sysdeps $(CROSSCHECK_VENV)/.installed
