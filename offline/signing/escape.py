@@ -67,11 +67,7 @@ def review_escape_request(
     if payload.kind != "escape-request":
         raise FormatError(f"expected an escape-request payload, got {payload.kind}")
     body = payload.body
-    screen(
-        {name: value for name, value in body.items() if name != "escape"},
-        where="the escape request",
-        include_keys=False,
-    )
+    screen(dict(body), where="the escape request", include_keys=False)
     if payload.network_id != network.chain_id:
         raise _refuse("network", f"is {payload.network_id} but this key signs for {network.label}")
     if network.escape_verifier is None:
