@@ -35,7 +35,7 @@ from dydx_airgap.online.onchain.revert import explain, reason_of
 from dydx_airgap.online.onchain.rpc import EthRpc, RpcCallError, parse_rpc_url
 from dydx_airgap.online.onchain.tx_journal import TxJournal, step_request_id
 from dydx_airgap.online.onchain.units import format_eth
-from dydx_airgap.online.relay.state_dir import locked_state_dir
+from dydx_airgap.online.state_dir import locked_state_dir
 from dydx_airgap.shared.dydx_v3.calldata import format_usdc
 from dydx_airgap.shared.dydx_v3.escape.calldata import (
     DepositCancelCall,
