@@ -39,6 +39,9 @@ INTERNAL_ERROR = -32603
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_BATCH = 100
 MAX_FEE_HISTORY_BLOCKS = 1024
+# evm_increaseTime moves at most ten years per call: enough for every StarkEx delay, and timestamps stay
+# far from the 2^32 / 2^64 bounds contracts check.
+MAX_TIME_STEP_SECONDS = 10 * 366 * 86400
 
 _QUANTITY = re.compile(r"0x(0|[1-9a-fA-F][0-9a-fA-F]*)")
 _DATA = re.compile(r"0x([0-9a-fA-F]{2})*")
@@ -76,6 +79,7 @@ class JsonRpcDispatcher:
             "eth_getLogs": self._get_logs,
             "eth_feeHistory": self._fee_history,
             "evm_mine": self._mine,
+            "evm_increaseTime": self._increase_time,
         }
         self.methods.update(extra_methods or {})
 
@@ -175,6 +179,23 @@ class JsonRpcDispatcher:
             raise RpcError(INVALID_PARAMS, "invalid argument 0: mine between 1 and 1000 blocks")
         self.node.mine(blocks)
         return _hex(self.node.block_number())
+
+    def _increase_time(self, params: list[Any]) -> int:
+        """Development nodes' evm_increaseTime: seconds as a JSON number or a 0x quantity.
+
+        Returns the total offset in seconds as a JSON number, as Ganache does. Later blocks carry the new
+        time; send evm_mine to make it the latest block's time for eth_call and eth_estimateGas.
+        """
+        (seconds,) = _arguments(params, 1, 1)
+        if isinstance(seconds, int) and not isinstance(seconds, bool):
+            step = seconds
+        else:
+            step = _quantity(seconds, 0)
+        if not 0 <= step <= MAX_TIME_STEP_SECONDS:
+            raise RpcError(
+                INVALID_PARAMS, f"invalid argument 0: move time 0 to {MAX_TIME_STEP_SECONDS} seconds ahead"
+            )
+        return self.node.increase_time(step)
 
     # --- blocks, logs, fees ----------------------------------------------------------------------------
 
