@@ -458,7 +458,11 @@ class LocalNode:
         if seconds < 0:
             raise ValueError("time only moves forward")
         with self._lock:
-            self._chain.time_offset += seconds
+            # "Now" on the chain is the later of the shifted wall clock and the latest block: blocks mined
+            # in quick succession run ahead of the clock (each is at least a second after its parent).
+            wall = int(time.time())
+            current = max(wall + self._chain.time_offset, int(self._blocks[-1].header.timestamp))
+            self._chain.time_offset = current + seconds - wall
             self._refresh_pending_timestamp()
             return int(self._chain.time_offset)
 

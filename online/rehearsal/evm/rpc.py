@@ -4,7 +4,9 @@ Quantities are ``0x`` hex without leading zeros, data is even-length ``0x`` hex,
 lower case, and malformed parameters are refused (-32602) rather than guessed at — the relay talks to
 real nodes too, and a request only this server would accept would hide a bug until the real network.
 
-The HTTP side is the standard library's threading server bound to loopback; it serves POST only.
+The HTTP side is the standard library's threading server bound to loopback. JSON-RPC is served by POST
+on every path; GET answers 405 except under the prefixes other rehearsal pages registered
+(``LocalRpcServer.add_get_route``, e.g. the explorer stand-in under ``/explorer``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import re
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import version
 from typing import Any
@@ -48,6 +51,20 @@ _DATA = re.compile(r"0x([0-9a-fA-F]{2})*")
 _BLOCK_TAGS = {"latest", "pending", "safe", "finalized", "earliest"}
 
 Handler = Callable[[list[Any]], Any]
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What a GET route answers: status, content type, body, extra headers."""
+
+    status: int
+    content_type: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+#: A GET route: (the request path with its query, the request headers) → the answer.
+GetHandler = Callable[[str, Mapping[str, str]], HttpAnswer]
 
 
 class JsonRpcDispatcher:
@@ -351,6 +368,7 @@ class LocalRpcServer:
             raise ValueError("the local chain listens on loopback only (its deployer key is public)")
         self._server = _Server((host, port), _RequestHandler)
         self._server.dispatcher = dispatcher
+        self._server.get_routes = {}
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="local-chain-rpc", daemon=True
         )
@@ -361,6 +379,12 @@ class LocalRpcServer:
         text = host.decode() if isinstance(host, bytes) else str(host)
         shown = f"[{text}]" if ":" in text else text
         return f"http://{shown}:{port}"
+
+    def add_get_route(self, prefix: str, handler: GetHandler) -> None:
+        """Serve GET ``prefix`` and everything below it (``prefix/…``) with ``handler``."""
+        if not prefix.startswith("/") or prefix.endswith("/") or prefix == "":
+            raise ValueError("a route prefix looks like /name")
+        self._server.get_routes[prefix] = handler
 
     def start(self) -> None:
         self._thread.start()
@@ -377,6 +401,7 @@ class LocalRpcServer:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     dispatcher: JsonRpcDispatcher
+    get_routes: dict[str, GetHandler]
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -397,11 +422,29 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._reply(200, self.server.dispatcher.handle_body(body))
 
     def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        for prefix, handler in self.server.get_routes.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                try:
+                    answer = handler(self.path, dict(self.headers.items()))
+                except Exception:  # noqa: BLE001 - a bug in a page must still produce an HTTP answer
+                    traceback.print_exc(file=sys.stderr)
+                    answer = HttpAnswer(500, "text/plain; charset=utf-8", b"internal error\n")
+                self._reply(
+                    answer.status, answer.body, dict(answer.headers), content_type=answer.content_type
+                )
+                return
         self._reply(405, b'{"error":"JSON-RPC is served by POST"}', extra={"Allow": "POST"})
 
-    def _reply(self, status: int, body: bytes, extra: dict[str, str] | None = None) -> None:
+    def _reply(
+        self,
+        status: int,
+        body: bytes,
+        extra: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for name, value in (extra or {}).items():
             self.send_header(name, value)
