@@ -45,17 +45,24 @@ def unpack_pair(first: int, second: int) -> tuple[int, int]:
 
 def merkle_proof_words(position: Position, tree: SparsePositionTree) -> tuple[int, ...]:
     """The proof of ``position`` in ``tree``, in verifyEscape's word layout."""
-    items = position_items(position)
+    return merkle_proof_from_items(position_items(position), position.position_id, tree)
+
+
+def merkle_proof_from_items(
+    items: Sequence[int], position_id: int, tree: SparsePositionTree
+) -> tuple[int, ...]:
+    """The proof of the leaf hashing ``items`` at ``position_id``: also for items no Position allows
+    (tests of the verifier's balance checks build such leaves)."""
     chain = hash_chain(items)
-    path = tree.path(position.position_id)
-    if path[0][position.position_id & 1] != chain[-1]:
-        raise ValueError(f"position {position.position_id} is not the leaf the tree holds at its index")
+    path = tree.path(position_id)
+    if path[0][position_id & 1] != chain[-1]:
+        raise ValueError(f"position {position_id} is not the leaf the tree holds at its index")
     pairs = [(chain[index], item) for index, item in enumerate(items)]
     pairs.extend(path)
     words: list[int] = []
     for left, right in pairs:
         words.extend(pack_pair(left, right))
-    words.extend(pack_root_pair(tree.root, position.position_id << len(items)))
+    words.extend(pack_root_pair(tree.root, position_id << len(items)))
     return tuple(words)
 
 

@@ -28,7 +28,7 @@ from dydx_airgap.online.rehearsal.escape.freeze import (
 )
 from dydx_airgap.online.rehearsal.evm import LocalChain
 from dydx_airgap.online.rehearsal.evm.node import INVALID_PARAMS, SERVER_ERROR, RpcError
-from dydx_airgap.shared.errors import AirgapError
+from dydx_airgap.shared.errors import AirgapError, InputError
 from dydx_airgap.shared.ethereum.address import parse_address, to_checksum_address
 
 #: The fixtures ``serve-chain --escape-fixture`` knows.
@@ -68,6 +68,8 @@ class EscapeService:
         arguments = _update_arguments(options)
 
         def freeze() -> EscapeBook:
+            if self.freezer.is_frozen():
+                raise InputError("the local exchange is frozen already")
             if update:
                 self.freezer.update_state(**arguments)
             return self.freezer.freeze()
