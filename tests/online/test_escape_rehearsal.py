@@ -389,7 +389,7 @@ def test_explorer_serves_the_mainnet_escape_only_to_the_registered_address(mainn
         "assetCount": 0,
         "serializedState": [str(word) for word in MAINNET_STATE],
     }
-    assert "connect your wallet" in refusal(escape_page(mainnet_chain, 1, None))
+    assert "No account" in refusal(escape_page(mainnet_chain, 1, None))
     assert "does not belong" in refusal(escape_page(mainnet_chain, 1, _address(STRANGER)))
     assert "not found" in refusal(escape_page(mainnet_chain, 2, MAINNET_OWNER))
     proof_page = httpx.get(f"{mainnet_chain.url}/explorer/proof/1")
@@ -697,7 +697,7 @@ def test_deposited_position_escapes_with_the_explorer_data_and_pays_its_owner(fr
     url, deployment = frozen.url, frozen.deployment
     perpetual, asset = deployment.stark_perpetual.address, deployment.collateral_asset_id
     assert "does not belong" in refusal(escape_page(frozen, USER_POSITION, _address(OTHER)))
-    assert "connect your wallet" in refusal(escape_page(frozen, USER_POSITION, None))
+    assert "No account" in refusal(escape_page(frozen, USER_POSITION, None))
     assert "not found" in refusal(escape_page(frozen, 999, _address(USER)))
     props = form_props(escape_page(frozen, USER_POSITION, _address(USER).lower()))
     assert props["starkKey"] == f"0x{USER_STARK:064x}" and props["assetCount"] == 0

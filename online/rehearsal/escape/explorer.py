@@ -70,9 +70,9 @@ class ExplorerStandIn:
 
     def _escape_page(self, position_id: int, account: str | None) -> HttpAnswer:
         if account is None:
-            return _not_found("You have to connect your wallet to access this page")
+            return _not_found("No account: send the cookie account=<0x address> of the position's owner")
         if not self._freezer.is_frozen():
-            return _not_found("Exchange is not frozen")
+            return _not_found("The exchange is not frozen: there is no escape to make")
         book = self._book()
         position = book.state.positions.get(position_id)
         if position is None:
@@ -93,10 +93,10 @@ class ExplorerStandIn:
         }
         user = {"address": owner, "starkKey": props["starkKey"]}
         body = (
-            f"<h1>Escape your funds</h1>\n<p>Position #{position_id}: estimated value "
+            f"<h1>Escape hatch: position #{position_id}</h1>\n<p>Value the verifier will compute: "
             f"{book.state.withdrawals[position_id]} quantized collateral.</p>\n"
             f'<form id="{VERIFY_ESCAPE_FORM_ID}" data-props="{_attribute(props)}" '
-            f'data-user="{_attribute(user)}">\n<button>Initiate Escape</button>\n</form>'
+            f'data-user="{_attribute(user)}">\n<button>Verify the escape</button>\n</form>'
         )
         return _page(200, "Escape hatch", body)
 
