@@ -36,6 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "dydx_airgap.online.rehearsal.commands:serve_chain",
         "Run the local rehearsal chain (py-evm, chain id 31337).",
     ),
+    "freeze-chain": (
+        "dydx_airgap.online.rehearsal.commands:freeze_chain",
+        "Freeze the local rehearsal chain's exchange (escape mode): state update, forced withdrawal, freeze.",
+    ),
     "serve-v4": (
         "dydx_airgap.online.rehearsal.commands:serve_v4",
         "Run a local dYdX-Chain-compatible node (v4 rehearsals and tests).",

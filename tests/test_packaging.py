@@ -20,6 +20,7 @@ TOPS = ("offline", "online", "shared")
 DATA_FOLDERS = {
     "dydx_airgap.offline.data": ("offline/data", ("*.json", "*.txt")),
     "dydx_airgap.online.rehearsal.evm.contracts": ("online/rehearsal/evm/contracts", ("*.vy",)),
+    "dydx_airgap.online.rehearsal.escape.data": ("online/rehearsal/escape/data", ("*.json",)),
 }
 
 

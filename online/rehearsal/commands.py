@@ -1,16 +1,23 @@
 """`serve-local`, `serve-chain` and `serve-v4`: the local dYdX v3 API, the local EVM and the local dYdX Chain
-node, for rehearsals."""
+node, for rehearsals; `freeze-chain` puts a running local chain's exchange into escape mode."""
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
+from dydx_airgap.online.options import json_option, rpc_option
 from dydx_airgap.shared.dydx_v3.networks import LOCAL_REHEARSAL_CHAIN_ID, get_network
-from dydx_airgap.shared.errors import InputError
+from dydx_airgap.shared.errors import InputError, RemoteError
+
+#: Kept in step with online/rehearsal/escape/service.py (imported lazily: Vyper and py-evm are heavy).
+ESCAPE_FIXTURE_CHOICES = ("mainnet-pos1",)
+MAX_SYNTHETIC_POSITIONS = 32
 
 
 def _loopback_only(host: str) -> str:
@@ -97,6 +104,12 @@ def serve_local(
     type=click.Path(path_type=Path, file_okay=False),
     help="Compiled-contract cache (default ~/.cache/dydx-airgap).",
 )
+@click.option(
+    "--escape-fixture",
+    type=click.Choice(ESCAPE_FIXTURE_CHOICES),
+    help="Start frozen with this escape state: mainnet-pos1 = the real mainnet position-1 state, its STARK "
+    "key registered to its real address, the contract funded to pay it.",
+)
 def serve_chain(
     host: str,
     port: int,
@@ -106,12 +119,19 @@ def serve_chain(
     deployment_out: Path | None,
     no_automine: bool,
     cache_dir: Path | None,
+    escape_fixture: str | None,
 ) -> None:
-    """Run the local rehearsal chain (py-evm) with stand-in USDC and StarkPerpetual until interrupted."""
-    from dydx_airgap.online.rehearsal.evm import start_local_chain
+    """Run the local rehearsal chain (py-evm) with stand-in USDC, StarkPerpetual and escape verifier, and
+    the explorer stand-in under /explorer, until interrupted."""
+    from dydx_airgap.online.rehearsal.escape.service import attach_escape
+    from dydx_airgap.online.rehearsal.evm import LocalChain, start_local_chain
     from dydx_airgap.online.rehearsal.evm.deploy import FundSpec
 
     specs = [FundSpec.parse(text) for text in fund]
+
+    def setup(started: LocalChain) -> None:
+        attach_escape(started, escape_fixture)
+
     try:
         chain = start_local_chain(
             operator=operator,
@@ -122,6 +142,7 @@ def serve_chain(
             deployment_out=deployment_out,
             automine=not no_automine,
             cache_dir=cache_dir,
+            setup=setup,
         )
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot start the local chain: {exc}") from None
@@ -132,12 +153,91 @@ def serve_chain(
     click.echo(f"local chain {deployment.chain_id} on {chain.url}")
     click.echo(f"  StarkPerpetual {deployment.stark_perpetual.address}")
     click.echo(f"  USDC (local)   {deployment.usdc.address}")
+    click.echo(f"  escape verifier {deployment.escape_verifier.address}")
     click.echo(f"  operator       {deployment.operator}")
+    click.echo(
+        f"  explorer       {chain.url}/explorer" + (" (frozen: escape mode)" if escape_fixture else "")
+    )
     try:
         while not stop.wait(0.5):
             pass
     finally:
         chain.stop()
+
+
+@click.command("freeze-chain")
+@rpc_option
+@click.option(
+    "--synthetic-positions",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, MAX_SYNTHETIC_POSITIONS),
+    help="Also add this many generated positions (synthetic assets, negative funding) to the state.",
+)
+@click.option(
+    "--synthetic-owner",
+    metavar="ADDR",
+    help="Register the generated positions' STARK keys to this address (default: the chain's deployer).",
+)
+@click.option(
+    "--no-update",
+    is_flag=True,
+    help="Freeze on the last state update as it is: deposits made since stay pending (reclaimable).",
+)
+@json_option
+def freeze_chain(
+    rpc_url: str, synthetic_positions: int, synthetic_owner: str | None, no_update: bool, as_json: bool
+) -> None:
+    """Put the local rehearsal chain's exchange into escape mode, as dYdX's got there.
+
+    A state update accepts the deposits seen in LogDeposit events (its programOutput carries the new
+    shared state), then an unserviced forced withdrawal, 14 days of chain time and freezeRequest freeze
+    the StarkPerpetual stand-in. The proofs appear on the chain's explorer stand-in.
+    """
+    options: dict[str, Any] = {"updateState": not no_update, "syntheticPositions": synthetic_positions}
+    if synthetic_owner is not None:
+        options["syntheticOwner"] = synthetic_owner
+    result = _local_rpc(rpc_url, "dydx_localEscapeFreeze", [options])
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+        return
+    click.echo(f"frozen: shared state {result['sharedStateHash']} (batch {result['batchId']})")
+    click.echo(f"  updateState tx  {result['updateStateTx']}")
+    click.echo(f"  freezeRequest tx {result['freezeTx']}")
+    for position in result["positions"]:
+        click.echo(
+            f"  position {position['positionId']}: owner {position['owner']}, "
+            f"{position['nAssets']} synthetic assets, escape amount {position['withdrawal']}"
+        )
+    click.echo(f"  explorer        {result['explorer']}/escape/<positionId> (cookie account=<owner>)")
+
+
+def _local_rpc(url: str, method: str, params: list[Any]) -> Any:
+    """One JSON-RPC call to the local chain (loopback only: the rehearsal methods exist nowhere else)."""
+    import httpx
+
+    from dydx_airgap.online.http import is_loopback_host, new_client
+
+    parsed = httpx.URL(url)
+    if parsed.scheme != "http" or not is_loopback_host(parsed.host):
+        raise InputError("--rpc must be the local rehearsal chain: an http:// URL on this machine")
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    try:
+        with new_client(loopback=True, headers={"Content-Type": "application/json"}, timeout=300) as client:
+            response = client.post(url, json=body)
+    except httpx.TransportError as exc:
+        raise RemoteError(f"cannot reach the local chain at {url}: {type(exc).__name__}") from None
+    try:
+        answer = response.json()
+    except ValueError:
+        raise RemoteError(f"the local chain at {url} did not answer JSON-RPC") from None
+    if not isinstance(answer, dict) or ("result" not in answer and "error" not in answer):
+        raise RemoteError(f"the local chain at {url} did not answer JSON-RPC")
+    if "error" in answer:
+        error = answer["error"]
+        message = error.get("message") if isinstance(error, dict) else None
+        raise RemoteError(f"{method}: {message or 'refused'}")
+    return answer["result"]
 
 
 def _fund_genesis(fund: tuple[str, ...], usdc_denom: str) -> list[dict[str, object]]:

@@ -1,8 +1,11 @@
-"""Deploy the stand-in USDC and StarkPerpetual on a ``LocalNode`` and fund accounts.
+"""Deploy the stand-in USDC, StarkPerpetual and escape verifier on a ``LocalNode`` and fund accounts.
 
 The deployer's key is derived from a public string: it guards nothing but play money on a chain that
 lives in one process, and a fixed key makes contract addresses the same on every start (USDC is the
-deployer's nonce-0 contract, StarkPerpetual its nonce-1 contract) so rehearsal configs can be reused.
+deployer's nonce-0 contract, StarkPerpetual its nonce-1 contract, the escape verifier its nonce-2
+contract) so rehearsal configs can be reused and ``shared/dydx_v3/networks.py`` can list them. The
+StarkPerpetual takes the verifier's address in its constructor, so that address is computed from the
+deployer's nonce 2 before the verifier exists, and checked once it does.
 Deployment goes through ``eth_sendRawTransaction``'s own path: signed type-2 bytes, checked and mined.
 """
 
@@ -17,8 +20,10 @@ import coincurve
 
 from dydx_airgap.online.rehearsal.evm.compiler import compile_contract
 from dydx_airgap.online.rehearsal.evm.node import CallRequest, LocalNode, TransactionRecord
+from dydx_airgap.online.rehearsal.evm.pedersen_precompile import PEDERSEN_PRECOMPILE_ADDRESS
 from dydx_airgap.shared.dydx_v3.calldata import collateral_asset_id, format_asset_id, usdc_to_base_units
 from dydx_airgap.shared.errors import InputError
+from dydx_airgap.shared.ethereum import rlp
 from dydx_airgap.shared.ethereum.address import address_from_public_key, parse_address, to_checksum_address
 from dydx_airgap.shared.ethereum.keccak import keccak256
 from dydx_airgap.shared.ethereum.transaction import Eip1559Transaction
@@ -32,9 +37,20 @@ DEFAULT_FUND_ETH = "10"
 DEFAULT_FUND_USDC = "100000"
 USDC_CONTRACT = "LocalUsdCoin"
 PERPETUAL_CONTRACT = "StarkPerpetualStandIn"
+ESCAPE_VERIFIER_CONTRACT = "PerpetualEscapeVerifierStandIn"
+#: The deployer's nonces of the three contracts (their addresses follow from them).
+USDC_NONCE, PERPETUAL_NONCE, ESCAPE_VERIFIER_NONCE = 0, 1, 2
 EVENT_SIGNATURES = {
     "LogUserRegistered": "LogUserRegistered(address,uint256,address)",
     "LogDeposit": "LogDeposit(address,uint256,uint256,uint256,uint256,uint256)",
+    "LogDepositCancel": "LogDepositCancel(uint256,uint256,uint256)",
+    "LogDepositCancelReclaimed": "LogDepositCancelReclaimed(uint256,uint256,uint256,uint256,uint256)",
+    "LogForcedWithdrawalRequest": "LogForcedWithdrawalRequest(uint256,uint256,uint256)",
+    "LogFrozen": "LogFrozen()",
+    "LogUpdateState": "LogUpdateState(uint256,uint256)",
+    "LogWithdrawalAllowed": "LogWithdrawalAllowed(uint256,uint256,uint256,uint256)",
+    "LogWithdrawalPerformed": "LogWithdrawalPerformed(uint256,uint256,uint256,uint256,address)",
+    "LogEscapeVerified": "LogEscapeVerified(uint256,int256,bytes32,uint256)",
     "Transfer": "Transfer(address,address,uint256)",
     "Approval": "Approval(address,address,uint256)",
 }
@@ -76,6 +92,7 @@ class Deployment:
     rpc_url: str
     stark_perpetual: ContractInfo
     usdc: ContractInfo
+    escape_verifier: ContractInfo
     collateral_asset_id: int
     operator: str
     deployer: str
@@ -88,6 +105,8 @@ class Deployment:
             "rpcUrl": self.rpc_url,
             "starkPerpetual": self.stark_perpetual.address,
             "usdc": self.usdc.address,
+            "escapeVerifier": self.escape_verifier.address,
+            "pedersenPrecompile": to_checksum_address(PEDERSEN_PRECOMPILE_ADDRESS),
             "usdcDecimals": 6,
             "collateralAssetId": format_asset_id(self.collateral_asset_id),
             "operator": self.operator,
@@ -98,7 +117,11 @@ class Deployment:
                 {"address": spec.address, "ethWei": str(spec.eth_wei), "usdcBaseUnits": str(spec.usdc_units)}
                 for spec in self.funded
             ],
-            "abi": {"StarkPerpetual": self.stark_perpetual.abi, "USDC": self.usdc.abi},
+            "abi": {
+                "StarkPerpetual": self.stark_perpetual.abi,
+                "USDC": self.usdc.abi,
+                "PerpetualEscapeVerifier": self.escape_verifier.abi,
+            },
         }
 
 
@@ -147,19 +170,26 @@ class Deployer:
 def deploy_stand_ins(
     node: LocalNode, operator: str, rpc_url: str, cache_dir: Path | None = None
 ) -> tuple[Deployer, Deployment]:
-    """Deploy USDC (local) and the StarkPerpetual stand-in whose user admin is ``operator``."""
+    """Deploy USDC (local), the StarkPerpetual stand-in whose user admin is ``operator``, and its verifier."""
     operator_raw = parse_address(operator)
     if operator_raw == bytes(20):
         raise InputError("the operator (registration signer) cannot be the zero address")
     deployer = Deployer(node)
+    if node.nonce(deployer.address, None) != USDC_NONCE:
+        raise RuntimeError("the stand-ins must be the deployer's first transactions (fixed addresses)")
     usdc_code = compile_contract(USDC_CONTRACT, cache_dir)
     perpetual_code = compile_contract(PERPETUAL_CONTRACT, cache_dir)
+    verifier_code = compile_contract(ESCAPE_VERIFIER_CONTRACT, cache_dir)
+    verifier_address = create_address(deployer.address, ESCAPE_VERIFIER_NONCE)
 
     usdc_record = deployer.send(None, usdc_code.bytecode)
     usdc_address = _created(usdc_record)
-    constructor_args = bytes(12) + operator_raw + bytes(12) + usdc_address
+    constructor_args = bytes(12) + operator_raw + bytes(12) + usdc_address + bytes(12) + verifier_address
     perpetual_record = deployer.send(None, perpetual_code.bytecode + constructor_args)
     perpetual_address = _created(perpetual_record)
+    verifier_record = deployer.send(None, verifier_code.bytecode)
+    if _created(verifier_record) != verifier_address:
+        raise RuntimeError("the escape verifier did not land at the deployer's nonce-2 address")
 
     usdc_checksum = to_checksum_address(usdc_address)
     deployment = Deployment(
@@ -167,6 +197,7 @@ def deploy_stand_ins(
         rpc_url=rpc_url,
         stark_perpetual=ContractInfo(to_checksum_address(perpetual_address), perpetual_code.abi),
         usdc=ContractInfo(usdc_checksum, usdc_code.abi),
+        escape_verifier=ContractInfo(to_checksum_address(verifier_address), verifier_code.abi),
         collateral_asset_id=collateral_asset_id(usdc_checksum),
         operator=to_checksum_address(operator_raw),
         deployer=DEPLOYER_ADDRESS,
@@ -185,6 +216,11 @@ def fund_account(deployer: Deployer, deployment: Deployment, spec: FundSpec) -> 
         mint = keccak256(b"mint(address,uint256)")[:4]
         data = mint + bytes(12) + recipient + spec.usdc_units.to_bytes(32, "big")
         deployer.send(parse_address(deployment.usdc.address), data)
+
+
+def create_address(sender: bytes, nonce: int) -> bytes:
+    """The address a CREATE from ``sender`` at ``nonce`` deploys to: keccak256(rlp([sender, nonce]))[12:]."""
+    return keccak256(rlp.encode([sender, rlp.encode_uint(nonce)]))[12:]
 
 
 def _created(record: TransactionRecord) -> bytes:

@@ -10,6 +10,10 @@ makes type 2, which is decoded by the project's strict decoder; the older types 
 
 By default every accepted transaction is mined at once (automine); with ``automine=False`` transactions
 stay pending until ``mine()`` is called, which lets tests observe a broadcast that has no receipt yet.
+Block time is the wall clock plus an offset that only grows (``increase_time``, the ``evm_increaseTime``
+of development nodes), so rehearsals can pass the StarkPerpetual's 14-day freeze grace and 7-day deposit
+delay in a second. The VM is py-evm's Prague with one extra precompile, StarkWare's Pedersen hash
+(``pedersen_precompile.py``), which the escape-verifier stand-in calls.
 
 Everything here runs under one lock: py-evm is not thread-safe and the JSON-RPC server is threaded.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,10 +32,13 @@ from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
 from eth.exceptions import Revert, VMError
 from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.computation import PragueComputation
+from eth.vm.forks.prague.state import PragueState
 from eth.vm.spoof import SpoofTransaction
 from eth_utils.exceptions import ValidationError
 from rlp.exceptions import RLPException
 
+from dydx_airgap.online.rehearsal.evm.pedersen_precompile import LOCAL_PRECOMPILES
 from dydx_airgap.shared.errors import FormatError, SignatureError
 from dydx_airgap.shared.ethereum import rlp
 from dydx_airgap.shared.ethereum.address import to_checksum_address
@@ -229,10 +237,32 @@ class LogFilter:
     topics: tuple[tuple[bytes, ...] | None, ...] = ()
 
 
+class _LocalComputation(PragueComputation):
+    # Prague's precompiles plus the Pedersen hash; py-evm's own PragueComputation is left as it is.
+    _precompiles = LOCAL_PRECOMPILES
+
+
+class _LocalState(PragueState):
+    computation_class = _LocalComputation
+
+
+class LocalPragueVM(PragueVM):
+    """Prague, with the local chain's Pedersen precompile."""
+
+    _state_class = _LocalState
+
+
 class _LocalMiningChain(MiningChain):
+    #: Seconds added to the wall clock for block timestamps (``LocalNode.increase_time``).
+    time_offset = 0
+
+    def local_timestamp(self, parent_header: Any) -> int:
+        return max(int(parent_header.timestamp) + 1, int(time.time()) + self.time_offset)
+
     def create_header_from_parent(self, parent_header: Any, **header_params: Any) -> Any:
         # Keep the gas limit fixed; py-evm would otherwise drift it like a PoW miner vote.
         header_params.setdefault("gas_limit", parent_header.gas_limit)
+        header_params.setdefault("timestamp", self.local_timestamp(parent_header))
         return super().create_header_from_parent(parent_header, **header_params)
 
 
@@ -257,7 +287,7 @@ class LocalNode:
         self._lock = threading.RLock()
         self._arrivals = itertools.count()
         chain_class: Any = _LocalMiningChain.configure(
-            __name__="DydxAirgapLocalChain", chain_id=chain_id, vm_configuration=((0, PragueVM),)
+            __name__="DydxAirgapLocalChain", chain_id=chain_id, vm_configuration=((0, LocalPragueVM),)
         )
         genesis_params: dict[str, Any] = {
             "coinbase": ZERO_ADDRESS,
@@ -418,6 +448,34 @@ class LocalNode:
                 mined.append(self._seal_block([]))
             return mined
 
+    def increase_time(self, seconds: int) -> int:
+        """Move block time ``seconds`` ahead for every later block; returns the total offset.
+
+        Time never goes back (a block timestamp must exceed its parent's). The block being built takes
+        the new time at once, so the next transaction, or ``mine()``, already sees it; ``eth_call`` and
+        ``eth_estimateGas`` run on the latest mined block, as on a real node, so mine once to read it.
+        """
+        if seconds < 0:
+            raise ValueError("time only moves forward")
+        with self._lock:
+            # "Now" on the chain is the later of the shifted wall clock and the latest block: blocks mined
+            # in quick succession run ahead of the clock (each is at least a second after its parent).
+            wall = int(time.time())
+            current = max(wall + self._chain.time_offset, int(self._blocks[-1].header.timestamp))
+            self._chain.time_offset = current + seconds - wall
+            self._refresh_pending_timestamp()
+            return int(self._chain.time_offset)
+
+    @property
+    def time_offset(self) -> int:
+        with self._lock:
+            return int(self._chain.time_offset)
+
+    def _refresh_pending_timestamp(self) -> None:
+        # The block being built is empty whenever no _mine_pending call is running (every applied
+        # transaction is sealed before it returns), so its timestamp may still be chosen freely.
+        self._chain.set_header_timestamp(self._chain.local_timestamp(self._blocks[-1].header))
+
     def pending_transactions(self) -> list[TransactionRecord]:
         with self._lock:
             return sorted(
@@ -429,6 +487,8 @@ class LocalNode:
         """Apply executable pooled transactions in arrival order, sealing a block whenever one fills."""
         blocks: list[BlockRecord] = []
         applied: list[tuple[TransactionRecord, Any, Any]] = []
+        # The block's time is when it is built (the wall clock plus the offset), not when its parent was.
+        self._refresh_pending_timestamp()
         while True:
             record = self._next_executable()
             if record is None:

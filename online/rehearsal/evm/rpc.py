@@ -4,7 +4,9 @@ Quantities are ``0x`` hex without leading zeros, data is even-length ``0x`` hex,
 lower case, and malformed parameters are refused (-32602) rather than guessed at — the relay talks to
 real nodes too, and a request only this server would accept would hide a bug until the real network.
 
-The HTTP side is the standard library's threading server bound to loopback; it serves POST only.
+The HTTP side is the standard library's threading server bound to loopback. JSON-RPC is served by POST
+on every path; GET answers 405 except under the prefixes other rehearsal pages registered
+(``LocalRpcServer.add_get_route``, e.g. the explorer stand-in under ``/explorer``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import re
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import version
 from typing import Any
@@ -39,12 +42,29 @@ INTERNAL_ERROR = -32603
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_BATCH = 100
 MAX_FEE_HISTORY_BLOCKS = 1024
+# evm_increaseTime moves at most ten years per call: enough for every StarkEx delay, and timestamps stay
+# far from the 2^32 / 2^64 bounds contracts check.
+MAX_TIME_STEP_SECONDS = 10 * 366 * 86400
 
 _QUANTITY = re.compile(r"0x(0|[1-9a-fA-F][0-9a-fA-F]*)")
 _DATA = re.compile(r"0x([0-9a-fA-F]{2})*")
 _BLOCK_TAGS = {"latest", "pending", "safe", "finalized", "earliest"}
 
 Handler = Callable[[list[Any]], Any]
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What a GET route answers: status, content type, body, extra headers."""
+
+    status: int
+    content_type: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+#: A GET route: (the request path with its query, the request headers) → the answer.
+GetHandler = Callable[[str, Mapping[str, str]], HttpAnswer]
 
 
 class JsonRpcDispatcher:
@@ -76,6 +96,7 @@ class JsonRpcDispatcher:
             "eth_getLogs": self._get_logs,
             "eth_feeHistory": self._fee_history,
             "evm_mine": self._mine,
+            "evm_increaseTime": self._increase_time,
         }
         self.methods.update(extra_methods or {})
 
@@ -175,6 +196,23 @@ class JsonRpcDispatcher:
             raise RpcError(INVALID_PARAMS, "invalid argument 0: mine between 1 and 1000 blocks")
         self.node.mine(blocks)
         return _hex(self.node.block_number())
+
+    def _increase_time(self, params: list[Any]) -> int:
+        """Development nodes' evm_increaseTime: seconds as a JSON number or a 0x quantity.
+
+        Returns the total offset in seconds as a JSON number, as Ganache does. Later blocks carry the new
+        time; send evm_mine to make it the latest block's time for eth_call and eth_estimateGas.
+        """
+        (seconds,) = _arguments(params, 1, 1)
+        if isinstance(seconds, int) and not isinstance(seconds, bool):
+            step = seconds
+        else:
+            step = _quantity(seconds, 0)
+        if not 0 <= step <= MAX_TIME_STEP_SECONDS:
+            raise RpcError(
+                INVALID_PARAMS, f"invalid argument 0: move time 0 to {MAX_TIME_STEP_SECONDS} seconds ahead"
+            )
+        return self.node.increase_time(step)
 
     # --- blocks, logs, fees ----------------------------------------------------------------------------
 
@@ -330,6 +368,7 @@ class LocalRpcServer:
             raise ValueError("the local chain listens on loopback only (its deployer key is public)")
         self._server = _Server((host, port), _RequestHandler)
         self._server.dispatcher = dispatcher
+        self._server.get_routes = {}
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="local-chain-rpc", daemon=True
         )
@@ -340,6 +379,12 @@ class LocalRpcServer:
         text = host.decode() if isinstance(host, bytes) else str(host)
         shown = f"[{text}]" if ":" in text else text
         return f"http://{shown}:{port}"
+
+    def add_get_route(self, prefix: str, handler: GetHandler) -> None:
+        """Serve GET ``prefix`` and everything below it (``prefix/…``) with ``handler``."""
+        if not prefix.startswith("/") or prefix.endswith("/") or prefix == "":
+            raise ValueError("a route prefix looks like /name")
+        self._server.get_routes[prefix] = handler
 
     def start(self) -> None:
         self._thread.start()
@@ -356,6 +401,7 @@ class LocalRpcServer:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     dispatcher: JsonRpcDispatcher
+    get_routes: dict[str, GetHandler]
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -376,11 +422,29 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._reply(200, self.server.dispatcher.handle_body(body))
 
     def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        for prefix, handler in self.server.get_routes.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                try:
+                    answer = handler(self.path, dict(self.headers.items()))
+                except Exception:  # noqa: BLE001 - a bug in a page must still produce an HTTP answer
+                    traceback.print_exc(file=sys.stderr)
+                    answer = HttpAnswer(500, "text/plain; charset=utf-8", b"internal error\n")
+                self._reply(
+                    answer.status, answer.body, dict(answer.headers), content_type=answer.content_type
+                )
+                return
         self._reply(405, b'{"error":"JSON-RPC is served by POST"}', extra={"Allow": "POST"})
 
-    def _reply(self, status: int, body: bytes, extra: dict[str, str] | None = None) -> None:
+    def _reply(
+        self,
+        status: int,
+        body: bytes,
+        extra: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for name, value in (extra or {}).items():
             self.send_header(name, value)
