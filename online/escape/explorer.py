@@ -45,7 +45,8 @@ def fetch_escape_page(
     if status == 404:
         raise RemoteError(
             f"the explorer has no escape page for position {position_id} ({url} answered 404): the position "
-            "does not exist there, or the contract is not frozen"
+            "does not exist there, the contract is not frozen, or its escape was already used (then prepare "
+            "from the escape data saved earlier with --escape-file)"
         )
     if status != 200:
         raise RemoteError(f"the explorer answered HTTP {status} for {url}")

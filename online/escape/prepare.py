@@ -296,6 +296,12 @@ def prepare_escape(options: EscapePrepareOptions) -> PreparedEscape:
                         ).encode(),
                     )
                 )
+        if not calls and deposit > 0:
+            raise PolicyError(
+                f"position {position_id} was already escaped and withdrawn; its pending deposit of "
+                f"{format_usdc(deposit)} USDC was cancelled and waits out the contract's "
+                "DEPOSIT_CANCEL_DELAY: prepare again once it has passed"
+            )
         if not calls:
             raise PolicyError(
                 f"position {position_id} was already escaped and its USDC withdrawn (pending balance 0); "
