@@ -208,3 +208,76 @@ def test_truncated_escape_data_and_another_stark_key_are_refused(desk: Desk) -> 
     saved = desk.root / "escape-page.json"
     other = desk.prepare("other.json", "--escape-file", saved, "--stark-key", "0x1234")
     assert_clean_failure(other, "not this account's")
+
+
+@pytest.fixture(scope="module")
+def mainnet_frozen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalChain, Path]]:
+    """The real mainnet position-1 state, frozen (what `serve-chain --escape-fixture mainnet-pos1` runs)."""
+    with start_local_chain(
+        operator=_address(OPERATOR),
+        chain_id=LOCAL_REHEARSAL_CHAIN_ID,
+        fund=[f"{VECTOR['ethereum_address']}:10:0"],
+        setup=escape_setup("mainnet-pos1"),
+    ) as chain:
+        yield chain, tmp_path_factory.mktemp("mainnet-escape")
+
+
+def _prepare_mainnet(chain: LocalChain, root: Path, vector: dict, out: str):
+    file = root / f"{out}.source.json"
+    file.write_text(json.dumps(vector))
+    return run_tool(
+        "dydx-relay", "escape", "prepare", "--network", "local", "--rpc", chain.url,
+        "--address", VECTOR["ethereum_address"], "--escape-file", file, "--out", root / out,
+        "--state", root / "state", "--json", timeout=300,
+    )  # fmt: skip
+
+
+def test_the_mainnet_vector_is_prepared_with_its_exact_verify_escape_calldata(mainnet_frozen) -> None:
+    chain, root = mainnet_frozen
+    result = _prepare_mainnet(chain, root, VECTOR, "mainnet-request.json")
+    assert result.code == 0, result
+    summary = json.loads(result.out)
+    assert summary["amount"] == "21899778005454" and summary["fact"] == VECTOR["escape_fact"]
+    assert [s["action"] for s in summary["steps"]] == ["verify-escape", "escape", "withdraw"]
+    steps = decode_payload((root / "mainnet-request.json").read_bytes()).body["steps"]
+    calldata = bytes.fromhex(steps[0]["transaction"]["data"][2:])
+    assert "0x" + keccak256(calldata).hex() == VECTOR["verify_escape_calldata_keccak"]
+    assert "0x" + steps[1]["transaction"]["data"][2:] == VECTOR["escape_calldata"]
+    assert 2_000_000 < steps[0]["gas_estimate"] < 3_000_000  # the node's estimate, as on mainnet (~2.5 M)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (
+            lambda v: dict(
+                v,
+                merkle_proof=[
+                    *v["merkle_proof"][:40],
+                    hex(int(v["merkle_proof"][40], 16) ^ 1 << 99),
+                    *v["merkle_proof"][41:],
+                ],
+            ),
+            "Bad Merkle path.",
+        ),
+        (lambda v: dict(v, n_assets=1), "merkleProof is inconsistent with nAssets."),
+        (
+            lambda v: dict(v, shared_state=[v["shared_state"][0], hex(63), *v["shared_state"][2:]]),
+            "inconsistent with the height",
+        ),
+        (
+            lambda v: dict(
+                v, merkle_proof=[*v["merkle_proof"][:-1], hex(int(v["merkle_proof"][-1], 16) | 1 << 8)]
+            ),
+            "merkleProof is inconsistent with nAssets.",
+        ),
+    ],
+)
+def test_a_mutated_mainnet_vector_is_refused_with_the_contracts_reason_and_nothing_is_prepared(
+    mainnet_frozen, mutate, reason: str
+) -> None:
+    chain, root = mainnet_frozen
+    out = f"refused-{abs(hash(reason))}.json"
+    result = _prepare_mainnet(chain, root, mutate(VECTOR), out)
+    assert_clean_failure(result, reason)
+    assert not (root / out).exists()
