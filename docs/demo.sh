@@ -133,6 +133,32 @@ done
 "$BIN/dydx-relay" account --api "$API" --address "$ADDRESS" --state state
 "$BIN/dydx-relay" api-keys list --api "$API" --address "$ADDRESS" --state state
 
+# ---- dYdX v3 is frozen today: the escape hatch gets the deposited USDC out, air-gapped ---------------------
+step "v3 freezes (rehearsal): the operator's last state update takes the deposit, then the real freeze path"
+"$BIN/dydx-relay" freeze-chain --rpc "$RPC" | tail -2
+POSITION=$(json_field account.json account positionId)
+EXPLORER=$(json_field deployment.json explorer)
+
+step "anyone, key-free: save the explorer's escape page for position $POSITION and check its proof"
+"$PY" -c 'import sys, urllib.request
+page = urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={"Cookie": "account=" + sys.argv[2]}))
+sys.stdout.write(page.read().decode())' "$EXPLORER/escape/$POSITION" "$ADDRESS" > escape-page.html
+"$BIN/dydx-audit" escape-proof escape-page.html | grep -E '^(position id|withdrawal amount|escape fact|verdict)'
+
+step "online: prepare the escape (proof verified, frozen contract, state = the last updateState, registration)"
+"$BIN/dydx-relay" escape prepare "${NET[@]}" --rpc "$RPC" --address "$ADDRESS" --explorer "$EXPLORER" \
+  --position "$POSITION" --state state --out escape-request.json | grep -E '^(prepared|  tx |  max cost)'
+cross dydx-relay "$ONLINE" escape-request.json dydx-offline "$COLD" escape-request.json
+
+step "cold: verify the proof again, find the key's own STARK key, rebuild every calldata, sign"
+cd "$COLD"
+"$BIN/dydx-offline" sign escape escape-request.json "${KEY[@]}" "${NET[@]}" --out signed-escape.json --yes | tail -1
+cross dydx-offline "$COLD" signed-escape.json dydx-relay "$ONLINE" signed-escape.json
+
+step "online: broadcast verifyEscape, then escape (once isValid(fact)), then withdraw"
+cd "$ONLINE"
+"$BIN/dydx-relay" escape broadcast signed-escape.json --rpc "$RPC" --state state
+
 # ---- dYdX v4 (dYdX Chain): the same cold key, a local chain node, a trading bot with a hot key ----------
 # One v4 transaction: the relay prepares it from the node's facts, the request crosses as QR frames, the
 # cold key reviews and signs it, the signed transaction crosses back, the relay broadcasts it once.

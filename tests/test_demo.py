@@ -30,6 +30,12 @@ def test_the_rehearsal_runs_end_to_end(tmp_path, figure) -> None:
     assert "nothing was sent again" in out
     assert "verdict: all" in out and "checks pass" in out and "FAIL" not in out
     assert (REPO / "demo-out" / "evidence.tar").exists()
+    # The escape hatch: the frozen exchange pays the deposit back, and the auditor rechecks the proof.
+    assert "verdict: the proof is valid; verifyEscape would register this fact" in out
+    assert "isValid(fact): true" in out and "pending withdrawal now: 1250.5 USDC" in out
+    assert "USDC withdrawn: 1250.5 USDC to" in out
+    assert "PASS escape-proof cold/signed-escape.json" in out
+    assert "3 escape transactions (verify-escape, escape, withdraw)" in out
     # The v4 part: deposit, trading key, the hot key's order accepted and its withdrawal refused, the cold
     # withdrawal, and a second bundle (one per network) whose v4 signatures and receipts verify.
     for kind in ("deposit", "add-trading-key", "withdraw"):
