@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from dydx_airgap.online.onchain.revert import reason_of
 from dydx_airgap.online.onchain.rpc import EthRpc, RpcCallError, data_bytes
 from dydx_airgap.shared.dydx_v3.escape.calldata import (
+    EVENT_DEPOSIT,
     EVENT_UPDATE_STATE,
     GET_QUANTIZED_DEPOSIT_BALANCE,
     GET_WITHDRAWAL_BALANCE,
@@ -101,6 +102,39 @@ def deposit_step(
             "the deposit's cancellation waits out the contract's DEPOSIT_CANCEL_DELAY; prepare again later",
         )
     return "deposit-cancel", "the deposit was never processed: cancel it now, reclaim it after the delay"
+
+
+def _windows(rpc: EthRpc, address: str, topic: str) -> list[dict[str, object]]:
+    """Every log of one event of ``address``, newest window first, LOG_WINDOW blocks a query."""
+    head = rpc.block_number()
+    found: list[dict[str, object]] = []
+    to_block = head
+    for _ in range(MAX_LOG_WINDOWS):
+        from_block = max(0, to_block - LOG_WINDOW + 1)
+        found = rpc.logs(address, [topic], from_block, to_block) + found
+        if from_block == 0:
+            break
+        to_block = from_block - 1
+    return found
+
+
+def deposited_positions(rpc: EthRpc, network: Network, depositor: str) -> list[tuple[int, int]]:
+    """(STARK key, position id) of every LogDeposit ``depositor`` made, oldest first, without repeats.
+
+    LogDeposit(depositorEthKey, starkKey, vaultId, assetType, nonQuantizedAmount, quantizedAmount) has no
+    indexed field, so every deposit event is read and decoded; a position funded from L1 always has one."""
+    seen: list[tuple[int, int]] = []
+    for entry in _windows(rpc, network.stark_perpetual, "0x" + EVENT_DEPOSIT.hex()):
+        try:
+            data = data_bytes(entry.get("data"), "LogDeposit data")
+        except AirgapError:
+            continue
+        if len(data) != 6 * 32 or not same_address("0x" + data[12:32].hex(), depositor):
+            continue
+        pair = (int.from_bytes(data[32:64], "big"), int.from_bytes(data[64:96], "big"))
+        if pair not in seen:
+            seen.append(pair)
+    return seen
 
 
 @dataclass(frozen=True)

@@ -52,8 +52,20 @@ def escape() -> None:
     metavar="URL",
     help="Fetch the escape page from this StarkEx explorer (e.g. https://explorer.dydx.exchange).",
 )
-@click.option("--position", "position_id", type=click.IntRange(0, 2**64 - 1), help="The position id.")
+@click.option(
+    "--position",
+    "position_id",
+    type=click.IntRange(0, 2**64 - 1),
+    help="The position id (default with --explorer: the one this address deposited to, from LogDeposit).",
+)
 @click.option("--stark-key", metavar="HEX", help="The account's STARK key (from derive/recover); must match.")
+@click.option(
+    "--public-key",
+    "public_key_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The account's public-key file from 'dydx-offline derive' (origin-signed): its address and STARK "
+    "key must be the escape's.",
+)
 @click.option(
     "--state-update-tx",
     metavar="HASH",
@@ -83,6 +95,7 @@ def prepare(
     explorer_url: str | None,
     position_id: int | None,
     stark_key: str | None,
+    public_key_file: Path | None,
     state_update_tx: str | None,
     withdraw_to: str | None,
     out: Path,
@@ -109,6 +122,22 @@ def prepare(
         if not 0 < len(text) <= 64 or any(c not in "0123456789abcdef" for c in text):
             raise InputError("--stark-key must be the STARK public key in hex (up to 64 digits)")
         key = int(text, 16)
+    if public_key_file is not None:
+        from dydx_airgap.shared.ethereum.address import same_address
+        from dydx_airgap.shared.fsutil import read_untrusted_file
+        from dydx_airgap.shared.transport.payload import decode_payload
+
+        public = decode_payload(read_untrusted_file(public_key_file))  # checks the origin signature
+        if public.kind != "public-key":
+            raise InputError(f"{public_key_file} is a {public.kind} payload, not a public-key file")
+        if public.network_id != get_network(network).chain_id:
+            raise InputError(f"{public_key_file} is for network {public.network_id}, not --network {network}")
+        if public.address is None or not same_address(public.address, address):
+            raise InputError(f"{public_key_file} is {public.address}'s public key, not --address {address}")
+        from_file = int(public.body["stark_public_key"], 16)
+        if key is not None and key != from_file:
+            raise InputError("--stark-key and --public-key name different STARK keys")
+        key = from_file
     if state_update_tx is not None:
         tx = state_update_tx.strip().lower()
         if len(tx) != 66 or not tx.startswith("0x") or any(c not in "0123456789abcdef" for c in tx[2:]):

@@ -21,6 +21,7 @@ import httpx
 from dydx_airgap.online.escape.chain import (
     deposit_balance,
     deposit_step,
+    deposited_positions,
     escape_already_used,
     fact_registered,
     is_frozen,
@@ -159,8 +160,6 @@ def prepare_escape(options: EscapePrepareOptions) -> PreparedEscape:
         )
     if (options.escape_file is None) == (options.explorer_url is None):
         raise InputError("give the escape data with exactly one of --escape-file FILE or --explorer URL")
-    if options.explorer_url is not None and options.position_id is None:
-        raise InputError("--explorer needs --position ID (the position id the explorer's user page shows)")
     if not MIN_VALIDITY <= options.valid_for <= MAX_VALIDITY:
         raise InputError("the request's validity must be between 1 minute and 24 hours")
     if options.out.exists():
@@ -206,9 +205,11 @@ def prepare_escape(options: EscapePrepareOptions) -> PreparedEscape:
                 "hatch opens only once it is frozen; nothing was prepared"
             )
         if options.explorer_url is not None:
-            assert options.position_id is not None
+            position_id = options.position_id
+            if position_id is None:
+                position_id = _position_from_deposits(rpc, net, address, options.stark_key, options.report)
             data, url = fetch_escape_page(
-                options.explorer_url, options.position_id, address, transport=options.explorer_transport
+                options.explorer_url, position_id, address, transport=options.explorer_transport
             )
             source = f"explorer {url}"
         verified = verify_escape_data(data)
@@ -405,6 +406,27 @@ def prepare_escape(options: EscapePrepareOptions) -> PreparedEscape:
             source=source,
             notes=notes,
         )
+
+
+def _position_from_deposits(
+    rpc: EthRpc, net: Network, address: str, stark_key: int | None, report: Callable[[str], None]
+) -> int:
+    """The position this address funded from L1 (its LogDeposit events), when --position is not given."""
+    found = [
+        (key, position)
+        for key, position in deposited_positions(rpc, net, address)
+        if stark_key is None or key == stark_key
+    ]
+    if not found:
+        raise InputError(
+            f"no LogDeposit by {address} on {net.name}'s StarkPerpetual: give --position ID (the explorer's "
+            "user page shows it)"
+        )
+    if len({position for _, position in found}) > 1:
+        listed = ", ".join(str(position) for _, position in found)
+        raise InputError(f"{address} deposited to several positions ({listed}): choose one with --position")
+    report(f"position {found[0][1]}: found in {address}'s LogDeposit events")
+    return found[0][1]
 
 
 def _check_identity(options: EscapePrepareOptions, data: EscapeData, net: Network) -> None:

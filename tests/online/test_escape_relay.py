@@ -139,9 +139,18 @@ def test_escape_from_the_explorer_is_prepared_signed_broadcast_and_pays_the_regi
     )
     rpc(chain.url, "dydx_localEscapeFreeze", {"updateState": False})
 
+    # The STARK key from derive's public file; the position from the address's own LogDeposit events.
+    derived = run_tool(
+        "dydx-offline", "derive", "--keystore", desk.keystore, "--password-file", desk.password,
+        "--network", "local", "--out", desk.root / "derived", "--vault-password-file",
+        write_secret(desk.root / "vault-pw", "a vault passphrase long enough"),
+    )  # fmt: skip
+    assert derived.code == 0, derived
+    (public,) = (desk.root / "derived").glob("public-*.json")
     prepared = desk.prepare(
-        "escape-request.json", "--explorer", desk.explorer, "--position", POSITION, "--json"
+        "escape-request.json", "--explorer", desk.explorer, "--public-key", public, "--json"
     )
+    assert f"position {POSITION}: found in" in prepared.err
     assert prepared.code == 0, prepared
     summary = json.loads(prepared.out)
     assert [s["action"] for s in summary["steps"]] == [
