@@ -479,4 +479,15 @@ def _gas(
             f"{action} would revert now: {explain(reason_of(exc))}; nothing was prepared"
         ) from None
     limit = -(-estimate * (100 + GAS_MARGIN_PERCENT) // 100)
+    if action in FALLBACK_GAS and not first_in_line and limit < FALLBACK_GAS[action]:
+        # Estimated before the escape credits anything, withdraw moves 0 USDC and skips the storage writes
+        # a real payout makes (the recipient's token balance, the pending balance): keep the fixed floor.
+        return (
+            estimate,
+            FALLBACK_GAS[action],
+            (
+                f"fixed {FALLBACK_GAS[action]}: the node's {estimate} was measured before the escape credits "
+                "anything"
+            ),
+        )
     return estimate, limit, f"node estimate {estimate} + {GAS_MARGIN_PERCENT} %"
