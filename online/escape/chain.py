@@ -31,7 +31,7 @@ from dydx_airgap.shared.ethereum.address import same_address
 
 #: How far back, in blocks per query and queries in all, the relay looks for the last updateState.
 LOG_WINDOW = 100_000
-MAX_LOG_WINDOWS = 100
+MAX_LOG_WINDOWS = 150  # 15 M blocks: back past dYdX v3's deployment (block ~11.9 M) from today's head
 
 
 def _uint(result: bytes, what: str) -> int:
