@@ -37,18 +37,22 @@ def hash_chain(items: list[int]) -> list[int]:
     return states
 
 
-def empty_hashes() -> list[int]:
+def empty_hashes(height: int = HEIGHT) -> list[int]:
     # The empty leaf is key 0, collateral 0 (biased by 2^63), no assets.
     level = [hash_chain([0, BIAS * 2**16])[-1]]
-    for _ in range(HEIGHT):
+    for _ in range(height):
         level.append(pedersen_hash(level[-1], level[-1]))
     return level
 
 
 def state_words(
-    root: int, funding: list[tuple[int, int]], prices: list[tuple[int, int]], timestamp: int = 1_700_000_000
+    root: int,
+    funding: list[tuple[int, int]],
+    prices: list[tuple[int, int]],
+    timestamp: int = 1_700_000_000,
+    height: int = HEIGHT,
 ) -> list[int]:
-    words = [root, HEIGHT, 0, HEIGHT, len(funding)]
+    words = [root, height, 0, HEIGHT, len(funding)]
     for asset_id, index in funding:
         words += [asset_id, index + BIAS]
     words += [timestamp, len(prices)]
@@ -62,12 +66,12 @@ def pack_pair(left: int, right: int) -> tuple[int, int]:
     return value >> 256, value & (2**256 - 1)
 
 
-def build(positions: list[Position]) -> tuple[int, dict[int, list[int]]]:
+def build(positions: list[Position], height: int = HEIGHT) -> tuple[int, dict[int, list[int]]]:
     """The root and each position's merkle proof words."""
-    empty = empty_hashes()
+    empty = empty_hashes(height)
     leaves = {p.position_id: hash_chain(p.items())[-1] for p in positions}
     levels = [leaves]
-    for level in range(HEIGHT):
+    for level in range(height):
         below, above = levels[-1], {}
         for index in {i // 2 for i in below}:
             left = below.get(2 * index, empty[level])
@@ -81,7 +85,7 @@ def build(positions: list[Position]) -> tuple[int, dict[int, list[int]]]:
         chain = hash_chain(items)
         pairs = [(chain[i], items[i]) for i in range(len(items))]
         index = position.position_id
-        for level in range(HEIGHT):
+        for level in range(height):
             node = levels[level][index]
             sibling = levels[level].get(index ^ 1, empty[level])
             pairs.append((node, sibling) if index % 2 == 0 else (sibling, node))

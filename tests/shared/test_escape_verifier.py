@@ -214,3 +214,19 @@ def test_explorer_page_and_vector_file_give_the_same_words() -> None:
     assert escape_data_from_page(page) == from_vector
     with pytest.raises(FormatError, match="no escape form"):
         escape_data_from_page(page[: len(page) // 2])
+
+
+def test_a_tree_of_another_height_passes_the_contracts_checks_but_not_ours() -> None:
+    from dydx_airgap.shared.dydx_v3.escape.summary import verify_escape_data
+
+    # The contract compares the proof's height only with the state's: a 20-level tree verifies there.
+    position = Position(3, 0x4321, 10**9, [])
+    root, proofs = build([position], height=20)
+    state = state_words(root, [], [], height=20)
+    assert verify_escape(proofs[3], 0, state).tree_height == 20
+    data = escape_data_from_json(
+        {"stark_key": "0x4321", "position_id": 3, "n_assets": 0, "merkle_proof": [hex(w) for w in proofs[3]],
+         "shared_state": [hex(w) for w in state]}
+    )  # fmt: skip
+    with pytest.raises(EscapeProofError, match="not dYdX's 64"):
+        verify_escape_data(data)

@@ -18,6 +18,10 @@ def _time(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+#: dYdX's StarkPerpetual position tree height (getVaultTreeHeight on mainnet, escape-hatch.md §A1).
+DYDX_TREE_HEIGHT = 64
+
+
 def signed_usdc(base_units: int) -> str:
     return f"-{format_usdc(-base_units)}" if base_units < 0 else format_usdc(base_units)
 
@@ -25,10 +29,16 @@ def signed_usdc(base_units: int) -> str:
 def verify_escape_data(data: EscapeData) -> VerifiedEscape:
     """Verify the words and that they are about what the source says: its STARK key and position id.
 
-    Stricter than the contract in one way: the shared state's counts must add up to its length (the contract
-    would hash extra words along, and no real state update has them)."""
+    Stricter than the contract in two ways: the shared state's counts must add up to its length (the
+    contract would hash extra words along, and no real state update has them), and the tree height must be
+    dYdX's 64 (the contract compares it only with the state, which a crafted state can wrap around)."""
     decode_shared_state(data.shared_state)
     result = verify_escape(data.merkle_proof, data.n_assets, data.shared_state)
+    if result.tree_height != DYDX_TREE_HEIGHT:
+        raise EscapeProofError(
+            f"the state's position tree height is {result.tree_height}, not dYdX's {DYDX_TREE_HEIGHT} "
+            "(getVaultTreeHeight)"
+        )
     if result.stark_key != data.stark_key:
         raise EscapeProofError(
             f"the proof is for STARK key 0x{result.stark_key:064x}, not the stated 0x{data.stark_key:064x}"

@@ -146,7 +146,9 @@ def verify_escape(merkle_proof: Sequence[int], n_assets: int, shared_state: Sequ
     stark_key = position[n_assets]
     fact = escape_fact(stark_key, withdrawal_amount, state_hash, position_id)
     # The position's hash chain comes first: the hash of its last item is the tree's leaf.
-    leaf = _verify_merkle(proof)[len(position) - 1]
+    hashes = _verify_merkle(proof)
+    # (A state claiming a wrapped-around height lets the chain end at the root itself: no leaf below it.)
+    leaf = hashes[min(len(position), len(hashes)) - 1]
 
     assets = _position_assets(position, n_assets, state)
     return VerifiedEscape(
