@@ -34,7 +34,7 @@ _swept: set[str] = set()
 _TEMPORARY = re.compile(r"\.(?P<target>.+)\.(?P<pid>[0-9]+)\.[0-9a-f]+\.tmp")
 #: Batches at least this large write and fsync on threads (see atomic_write_many).
 _THREADED_MIN_FILES = 32
-_WRITE_THREADS = 8
+_WRITE_THREADS = 16
 
 
 def _remove_stale_temporaries(directory: Path) -> None:

@@ -2,26 +2,32 @@
 
 Public records go to one payload file per account; every secret goes into one encrypted vault. The derivation
 signatures are never written anywhere. Before reporting success, every file written is read back and checked
-(public files decode and match; the vault decrypts and its keys re-derive the published public keys).
+(:func:`verify_written` says what each check proves).
+
+Costs are linear in the number of accounts: the public files are written as one batch (fsutil's
+atomic_write_many: one fsync per file and one for the directory), each payload is encoded and validated
+once, and the read-back compares bytes and decrypted values with the ones in memory instead of decoding
+and deriving again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dydx_airgap.offline.keys.batch import derive_accounts_parallel, stark_public_points_parallel
+from dydx_airgap.offline.keys.batch import derive_accounts_parallel
 from dydx_airgap.offline.keys.cold_key import DerivedAccount
 from dydx_airgap.offline.keys.sources import AccountKey
 from dydx_airgap.offline.keys.vault import read_vault, write_vault
 from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.dydx_v3.variants import DEFAULT_VARIANT, StarkKeyVariant
 from dydx_airgap.shared.errors import FormatError, InputError, VerificationError
-from dydx_airgap.shared.fsutil import atomic_write_bytes, make_secret_dir, read_untrusted_file
+from dydx_airgap.shared.fsutil import atomic_write_many, make_secret_dir, read_untrusted_file
+from dydx_airgap.shared.progress import BatchProgress, disabled
 from dydx_airgap.shared.secret import Secret
-from dydx_airgap.shared.transport.payload import Payload, decode_payload, new_payload
+from dydx_airgap.shared.transport.payload import Payload, new_payload_and_bytes
 
 VAULT_NAME = "vault.dydx-vault"
 CONTENTS_FORMAT = "dydx-airgap-vault-contents/1"
@@ -37,6 +43,8 @@ class DerivedRecord:
     account: DerivedAccount
     payload: Payload
     path: Path
+    #: The payload's bytes, as encoded once and validated by the decoder (origin signature included).
+    data: bytes = field(repr=False, default=b"")
 
 
 def public_file_name(network: Network, index: int) -> str:
@@ -44,7 +52,13 @@ def public_file_name(network: Network, index: int) -> str:
 
 
 def public_payload(network: Network, key: AccountKey, account: DerivedAccount) -> Payload:
-    return new_payload(
+    return public_payload_and_bytes(network, key, account)[0]
+
+
+def public_payload_and_bytes(
+    network: Network, key: AccountKey, account: DerivedAccount
+) -> tuple[Payload, bytes]:
+    return new_payload_and_bytes(
         "public-key",
         network.chain_id,
         account.address,
@@ -127,21 +141,32 @@ def derive_to_directory(
     overwrite: bool,
     workers: int | None = None,
     variant: StarkKeyVariant = DEFAULT_VARIANT,
+    progress: BatchProgress | None = None,
 ) -> list[DerivedRecord]:
     """``workers``: None spreads large batches over every CPU (offline/keys/batch.py); 1 forces one
-    process."""
+    process. ``progress``: where a long batch shows its stages (shared/progress.py)."""
+    shown = progress if progress is not None else disabled()
     out = make_secret_dir(out_dir)
     vault_path = out / VAULT_NAME
     records: list[DerivedRecord] = []
     entries: list[dict[str, Any]] = []
     key_list = list(keys)
-    accounts = derive_accounts_parallel([key.key for key in key_list], network.chain_id, workers, variant)
+    accounts = derive_accounts_parallel(
+        [key.key for key in key_list],
+        network.chain_id,
+        workers,
+        variant,
+        shown.stage("deriving", len(key_list)) if shown.enabled else None,
+    )
+    advance = shown.stage("public files", len(key_list))
     for key, account in zip(key_list, accounts, strict=True):
-        payload = public_payload(network, key, account)
-        records.append(DerivedRecord(key, account, payload, out / public_file_name(network, key.index)))
+        payload, data = public_payload_and_bytes(network, key, account)
+        records.append(DerivedRecord(key, account, payload, out / public_file_name(network, key.index), data))
         entries.append(vault_entry(network, key, account))
+        advance(1)
     if not records:
         raise InputError("no accounts to derive")
+    shown.stage("vault and files", 1)
     contents: dict[str, Any] = {"format": CONTENTS_FORMAT, "accounts": []}
     if vault_path.exists() and not overwrite:
         contents = merged_contents(read_vault(vault_path, vault_passphrase), entries, vault_path)
@@ -149,31 +174,44 @@ def derive_to_directory(
         contents["accounts"] = entries
     # The vault first: if writing it fails, no public file claims an account whose secrets are not stored.
     write_vault(vault_path, contents, vault_passphrase)
-    for record in records:
-        atomic_write_bytes(record.path, record.payload.to_bytes(), 0o644)
-    verify_written(records, vault_path, vault_passphrase, workers)
+    atomic_write_many([(record.path, record.data) for record in records], 0o644)
+    shown.stage("checking", 1)
+    verify_written(records, vault_path, vault_passphrase, contents)
     return records
 
 
 def verify_written(
-    records: list[DerivedRecord], vault_path: Path, passphrase: Secret[str], workers: int | None = None
+    records: list[DerivedRecord], vault_path: Path, passphrase: Secret[str], contents: dict[str, Any]
 ) -> None:
-    """Read back what was written: the files must decode to exactly what we meant to write."""
+    """Read back everything written before success is reported; each check and what it proves:
+
+    * each public file reads back byte for byte as the bytes the payload decoder validated before they were
+      written (seal, fields, origin signature by this key): the file on disk is that validated payload, so
+      decoding it again would prove nothing more;
+    * the vault, read from disk, decrypts with the passphrase (the whole Argon2id and AES-GCM path a later
+      command takes: the header, salt and every ciphertext bit are authenticated) to exactly the contents
+      meant: each account's STARK private key is the one in memory whose public key the account's public
+      file publishes, and its API credentials are the ones derived; entries kept from an earlier run are
+      unchanged. Deriving each public key again from the vault's private key would redo the costliest step
+      of derivation only to reach the same equality.
+    """
     for record in records:
-        again = decode_payload(read_untrusted_file(record.path))
-        if again.to_bytes() != record.payload.to_bytes():
+        if read_untrusted_file(record.path) != record.data:
             raise VerificationError(f"{record.path} does not read back as written")
-    contents = read_vault(vault_path, passphrase)
-    stored = {(e["network_id"], e["account"]): e for e in contents["accounts"]}
-    private_keys = []
+    stored = read_vault(vault_path, passphrase)
+    if stored != contents:
+        raise VerificationError(f"{vault_path} does not decrypt to the accounts just written")
+    by_id = {_entry_id(entry): entry for entry in stored["accounts"]}
     for record in records:
-        entry = stored.get((record.payload.network_id, record.key.index))
+        entry = by_id.get((record.payload.network_id, record.key.index))
         if entry is None:
             raise VerificationError(f"vault lacks account {record.key.index}")
-        private_keys.append(int(entry["stark_private_key"], 16))
-    points = stark_public_points_parallel(private_keys, workers)
-    for record, point in zip(records, points, strict=True):
-        if point != (record.account.stark.public_key, record.account.stark.public_key_y):
+        body = record.payload.body
+        if (entry["stark_public_key"], entry["stark_public_key_y"], entry["api_key"]["key"]) != (
+            body["stark_public_key"],
+            body["stark_public_key_y"],
+            body["api_key"],
+        ) or entry["stark_private_key"] != hex64(record.account.stark.private_key.reveal()):
             raise VerificationError(
-                f"vault entry of account {record.key.index} does not re-derive its public key"
+                f"vault entry of account {record.key.index} does not match its public file"
             )

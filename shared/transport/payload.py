@@ -178,6 +178,34 @@ def new_payload(
 
     Kinds in ORIGIN_SIGNED_KINDS need ``signer`` (the cold key's origin signature); others must not have one.
     """
+    payload, _data = new_payload_and_bytes(
+        kind,
+        network_id,
+        address,
+        body,
+        expires_in=expires_in,
+        expires=expires,
+        answers=answers,
+        now=now,
+        signer=signer,
+    )
+    return payload
+
+
+def new_payload_and_bytes(
+    kind: str,
+    network_id: int,
+    address: str | None,
+    body: Mapping[str, Any],
+    *,
+    expires_in: timedelta | None = None,
+    expires: datetime | None = None,
+    answers: str | None = None,
+    now: datetime | None = None,
+    signer: OriginSigner | None = None,
+) -> tuple[Payload, bytes]:
+    """:func:`new_payload`, with the very bytes it decoded and validated: a writer that keeps them need not
+    encode again, and a read-back that compares a file with them checks it against validated bytes."""
     created = now or now_utc()
     if expires is None and expires_in is not None:
         expires = created + expires_in
@@ -198,7 +226,8 @@ def new_payload(
         payload = dataclasses.replace(payload, origin=origin)
     elif signer is not None:
         raise FormatError(f"a {kind} payload carries no origin signature")
-    return decode_payload(payload.to_bytes())  # one code path validates what we write and what we read
+    data = payload.to_bytes()
+    return decode_payload(data), data  # one code path validates what we write and what we read
 
 
 def _require(cond: bool, message: str) -> None:
