@@ -50,11 +50,43 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE_MESSAGE = "JSON text holds a lone surrogate escape (like \\ud800), which is no character"
 
 
+_INT_LIMIT = 10**MAX_INT_DIGITS  # |n| < 10^80: at most MAX_INT_DIGITS digits
+
+
 def _check(value: Any, depth: int = 0, strings: bool = True) -> None:
     """Types, depth and integer sizes; and, when ``strings``, that no string holds a lone surrogate (the
-    callers that can prove none is possible skip that, the costliest part, for large documents)."""
+    callers that can prove none is possible skip that, the costliest part, for large documents).
+
+    Containers check their plain str, int, bool and None items in place rather than by a call each (the
+    common case, and most of the cost in a batch of payloads); anything else, subclasses included, takes
+    the general path below. Both give the same verdicts.
+    """
     if depth > MAX_DEPTH:
         raise FormatError("JSON nests too deeply")
+    kind = type(value)
+    if kind is dict or kind is list:
+        if value and depth + 1 > MAX_DEPTH:
+            raise FormatError("JSON nests too deeply")
+        if kind is dict:
+            for key in value:
+                if type(key) is not str and not isinstance(key, str):
+                    raise FormatError("JSON object keys must be strings")
+                if strings:
+                    _scalar_text(key)
+            items = value.values()
+        else:
+            items = value
+        for item in items:
+            item_kind = type(item)
+            if item_kind is str:
+                if strings:
+                    _scalar_text(item)
+            elif item_kind is int:
+                if not -_INT_LIMIT < item < _INT_LIMIT:
+                    raise FormatError("JSON integer is too large")
+            elif item_kind is not bool and item is not None:
+                _check(item, depth + 1, strings)
+        return
     if isinstance(value, str):
         if strings:
             _scalar_text(value)
@@ -80,6 +112,12 @@ def _check(value: Any, depth: int = 0, strings: bool = True) -> None:
             _check(item, depth + 1, strings)
         return
     raise FormatError(f"value of type {type(value).__name__} cannot be encoded as payload JSON")
+
+
+def dumps_checked(value: Any) -> bytes:
+    """:func:`canonical_dumps` of a value already checked: one :func:`loads_strict` or
+    :func:`canonical_loads` returned, or a part of one (a decoder re-encoding what it just parsed)."""
+    return _dumps(value)
 
 
 def canonical_dumps(value: Any) -> bytes:

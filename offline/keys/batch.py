@@ -111,31 +111,80 @@ def derive_accounts_parallel(
 ) -> list[DerivedAccount]:
     """``[derive_account(key, chain_id, variant) for key in keys]``, spread over forked workers for large
     batches; ``progress(n)`` is called as accounts finish."""
+    pairs = derive_accounts_with(keys, chain_id, _nothing, workers, variant, progress)
+    return [account for account, _attached in pairs]
+
+
+def _nothing(index: int, account: DerivedAccount) -> bytes:
+    return b""
+
+
+Attach = Callable[[int, DerivedAccount], bytes]
+"""Computes, from the index of a key in the batch and its derived account, public bytes to return with it
+(derive's origin-signed public payload); it runs in the worker that derived the account."""
+
+
+def derive_accounts_with(
+    keys: Sequence[ColdKey],
+    chain_id: int,
+    attach: Attach,
+    workers: int | None = None,
+    variant: StarkKeyVariant = DEFAULT_VARIANT,
+    progress: Advance | None = None,
+) -> list[tuple[DerivedAccount, bytes]]:
+    """Each key's account and ``attach(index, account)``, both computed in the worker that holds the key:
+    what a batch does per account then runs on every core, not only the derivation."""
     table = table_for(len(keys))
+
+    def one(index: int) -> tuple[DerivedAccount, bytes]:
+        account = derive_account(keys[index], chain_id, variant, table)
+        return account, attach(index, account)
+
     count = worker_count(workers, len(keys))
     if count > 1:
         chunks = run_in_workers(
             len(keys),
             lambda start, stop: b"".join(
-                _encode_account(derive_account(key, chain_id, variant, table)) for key in keys[start:stop]
+                _encode_account(account) + len(attached).to_bytes(4, "big") + attached
+                for account, attached in map(one, range(start, stop))
             ),
             count,
             progress,
         )
-        records = _split_records(chunks, _ACCOUNT_RECORD_BYTES, len(keys))
-        if records is not None:
-            decoded = [
-                _decode_account(key, chain_id, variant, record)
-                for key, record in zip(keys, records, strict=True)
-            ]
-            if all(account is not None for account in decoded):
-                return cast(list[DerivedAccount], decoded)
-    accounts = []
-    for key in keys:
-        accounts.append(derive_account(key, chain_id, variant, table))
+        pairs = _decode_accounts(keys, chain_id, variant, chunks)
+        if pairs is not None:
+            return pairs
+    out = []
+    for index in range(len(keys)):
+        out.append(one(index))
         if progress is not None:
             progress(1)
-    return accounts
+    return out
+
+
+def _decode_accounts(
+    keys: Sequence[ColdKey], chain_id: int, variant: StarkKeyVariant, chunks: list[bytes] | None
+) -> list[tuple[DerivedAccount, bytes]] | None:
+    """The workers' records (account record ‖ 4-byte length ‖ attached bytes, in order), or None if they
+    are not exactly one well-formed record per key."""
+    if chunks is None:
+        return None
+    data = b"".join(chunks)
+    out = []
+    offset = 0
+    for key in keys:
+        end = offset + _ACCOUNT_RECORD_BYTES + 4
+        if end > len(data):
+            return None
+        size = int.from_bytes(data[end - 4 : end], "big")
+        if end + size > len(data):
+            return None
+        account = _decode_account(key, chain_id, variant, data[offset : end - 4])
+        if account is None:
+            return None
+        out.append((account, data[end : end + size]))
+        offset = end + size
+    return out if offset == len(data) else None
 
 
 def stark_public_points_parallel(

@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dydx_airgap.offline.keys.batch import derive_accounts_parallel
+from dydx_airgap.offline.keys.batch import derive_accounts_with
 from dydx_airgap.offline.keys.cold_key import DerivedAccount
 from dydx_airgap.offline.keys.sources import AccountKey
 from dydx_airgap.offline.keys.vault import read_vault, write_vault
 from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.dydx_v3.variants import DEFAULT_VARIANT, StarkKeyVariant
 from dydx_airgap.shared.errors import FormatError, InputError, VerificationError
-from dydx_airgap.shared.fsutil import atomic_write_many, make_secret_dir, read_untrusted_file
+from dydx_airgap.shared.fsutil import StagedWrites, make_secret_dir, read_untrusted_file
 from dydx_airgap.shared.progress import BatchProgress, disabled
 from dydx_airgap.shared.secret import Secret
-from dydx_airgap.shared.transport.payload import Payload, new_payload_and_bytes
+from dydx_airgap.shared.transport.payload import Payload, new_payload_and_bytes, rebuild_validated_payload
 
 VAULT_NAME = "vault.dydx-vault"
 CONTENTS_FORMAT = "dydx-airgap-vault-contents/1"
@@ -151,33 +151,57 @@ def derive_to_directory(
     records: list[DerivedRecord] = []
     entries: list[dict[str, Any]] = []
     key_list = list(keys)
-    accounts = derive_accounts_parallel(
+    if not key_list:
+        raise InputError("no accounts to derive")
+    # Each account's public payload is built, origin-signed and validated in the worker that derived it.
+    derived = derive_accounts_with(
         [key.key for key in key_list],
         network.chain_id,
+        lambda index, account: public_payload_and_bytes(network, key_list[index], account)[1],
         workers,
         variant,
         shown.stage("deriving", len(key_list)) if shown.enabled else None,
     )
-    advance = shown.stage("public files", len(key_list))
-    for key, account in zip(key_list, accounts, strict=True):
-        payload, data = public_payload_and_bytes(network, key, account)
+    for key, (account, data) in zip(key_list, derived, strict=True):
+        payload = rebuild_validated_payload(data)
+        _require_payload_of(payload, network, key, account)
         records.append(DerivedRecord(key, account, payload, out / public_file_name(network, key.index), data))
         entries.append(vault_entry(network, key, account))
-        advance(1)
-    if not records:
-        raise InputError("no accounts to derive")
     shown.stage("vault and files", 1)
     contents: dict[str, Any] = {"format": CONTENTS_FORMAT, "accounts": []}
     if vault_path.exists() and not overwrite:
         contents = merged_contents(read_vault(vault_path, vault_passphrase), entries, vault_path)
     else:
         contents["accounts"] = entries
-    # The vault first: if writing it fails, no public file claims an account whose secrets are not stored.
-    write_vault(vault_path, contents, vault_passphrase)
-    atomic_write_many([(record.path, record.data) for record in records], 0o644)
+    # The public files' temporaries are written and fsynced on threads while Argon2id encrypts the vault;
+    # the vault is installed first and they are renamed only then: if writing the vault fails, no public
+    # file claims an account whose secrets are not stored.
+    with StagedWrites([(record.path, record.data) for record in records], 0o644) as public_files:
+        write_vault(vault_path, contents, vault_passphrase)
+        public_files.install()
     shown.stage("checking", 1)
     verify_written(records, vault_path, vault_passphrase, contents)
     return records
+
+
+def _require_payload_of(payload: Payload, network: Network, key: AccountKey, account: DerivedAccount) -> None:
+    """The public payload a worker built publishes this account: its network, address, index, path,
+    STARK public key, variant and API key id."""
+    expected = {
+        "account": key.index,
+        "derivation_path": key.derivation_path,
+        "stark_public_key": hex64(account.stark.public_key),
+        "stark_public_key_y": hex64(account.stark.public_key_y),
+        "key_variant": account.variant.value,
+        "api_key": account.api.key,
+    }
+    if (
+        payload.kind != "public-key"
+        or payload.network_id != network.chain_id
+        or payload.address != account.address
+        or dict(payload.body) != expected
+    ):
+        raise VerificationError(f"the public file of account {key.index} does not match its derivation")
 
 
 def verify_written(

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from dydx_airgap.shared.canonical_json import canonical_dumps, canonical_loads
+from dydx_airgap.shared.canonical_json import canonical_dumps, canonical_loads, dumps_checked
 from dydx_airgap.shared.dydx_v3.networks import NETWORKS
 from dydx_airgap.shared.errors import FormatError, InputError, SignatureError
 from dydx_airgap.shared.ethereum.address import parse_address, to_checksum_address
@@ -230,6 +230,32 @@ def new_payload_and_bytes(
     return decode_payload(data), data  # one code path validates what we write and what we read
 
 
+def rebuild_validated_payload(data: bytes) -> Payload:
+    """The Payload of bytes that :func:`decode_payload` has already accepted in this process tree — a
+    forked batch worker (offline/keys/batch.py) built and validated them — without validating again.
+
+    It parses the bytes and requires that the object it builds encodes back to exactly these bytes (the
+    seal recomputed included): the object is then the validated payload, field for field. Anything that
+    did not come from the decoder fails that test or a field check and raises FormatError.
+    """
+    value = canonical_loads(data, max_bytes=MAX_PAYLOAD_BYTES)
+    _require(isinstance(value, dict) and set(value) == ENVELOPE_FIELDS, "not a validated payload")
+    _require(value["kind"] in KINDS and isinstance(value["body"], dict), "not a validated payload")
+    payload = Payload(
+        kind=value["kind"],
+        id=value["id"],
+        network_id=value["network_id"],
+        address=value["address"],
+        created=value["created"],
+        expires=value["expires"],
+        answers=value["answers"],
+        body=value["body"],
+        origin=value["origin"],
+    )
+    _require(payload.to_bytes() == data, "not a validated payload")
+    return payload
+
+
 def _require(cond: bool, message: str) -> None:
     if not cond:
         raise FormatError(message)
@@ -284,7 +310,7 @@ def _decode(data: bytes) -> Payload:
     KINDS[kind].validate(value["body"])
     unsealed = {k: v for k, v in value.items() if k != "seal"}
     _require(
-        value["seal"] == seal_of(unsealed),
+        value["seal"] == hashlib.sha256(dumps_checked(unsealed)).hexdigest(),  # seal_of, value checked
         "payload seal does not match its contents: it was altered or damaged",
     )
     payload = Payload(
@@ -304,7 +330,8 @@ def _decode(data: bytes) -> Payload:
         )
         assert address is not None
         try:
-            verify_origin(network_id, address, payload.content_digest(), value["origin"])
+            content = hashlib.sha256(dumps_checked(payload.content())).digest()  # content_digest()
+            verify_origin(network_id, address, content, value["origin"])
         except SignatureError as exc:
             raise FormatError(exc.message) from None
     else:

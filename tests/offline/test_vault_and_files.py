@@ -123,16 +123,40 @@ def test_batch_write_installs_every_file_with_its_mode_and_leaves_no_temporary(
     assert sorted(p.name for p in d.iterdir()) == sorted(f"f{i}" for i in range(count))
 
 
+def test_batch_write_falls_back_to_an_fsync_per_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where syncfs is missing or fails, every temporary is fsynced before the first rename."""
+    synced: list[str] = []
+    real_fsync_file = fsutil._fsync_file
+    real_install = fsutil._install
+
+    def counting(path: Path) -> None:
+        synced.append(path.name)
+        real_fsync_file(path)
+
+    def install(tmp: Path, target: Path) -> None:
+        assert len(synced) == 40, "a rename before every temporary was durable"
+        real_install(tmp, target)
+
+    monkeypatch.setattr(fsutil, "_syncfs", lambda directory: False)
+    monkeypatch.setattr(fsutil, "_fsync_file", counting)
+    monkeypatch.setattr(fsutil, "_install", install)
+    files = [(tmp_path / f"f{i}", b"data %d" % i) for i in range(40)]
+    atomic_write_many(files)
+    assert all(path.read_bytes() == data for path, data in files)
+    if fsutil._syncfs_available():
+        assert len(synced) == 40
+
+
 def test_batch_write_that_fails_changes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = [(tmp_path / f"f{i}", b"new") for i in range(40)]
     for path, _ in files:
         path.write_bytes(b"old")
     real = fsutil._write_temporary
 
-    def failing(target: Path, tmp: Path, data: bytes, mode: int) -> None:
+    def failing(target: Path, tmp: Path, data: bytes, mode: int, fsync: bool = True) -> None:
         if target.name == "f17":
             raise InputError(f"cannot write {target}: No space left on device")
-        real(target, tmp, data, mode)
+        real(target, tmp, data, mode, fsync)
 
     monkeypatch.setattr(fsutil, "_write_temporary", failing)
     with pytest.raises(InputError, match="f17"):
