@@ -51,19 +51,19 @@ class BatchProgress:
         enabled: bool,
         *,
         file: IO[str] | None = None,
-        show_after: float = SHOW_AFTER_SECONDS,
+        show_after: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.enabled = enabled
         self._file = file
-        self._show_after = show_after
+        self._show_after = SHOW_AFTER_SECONDS if show_after is None else show_after
         self._clock = clock
         self._started = clock()
         self._last_draw = 0.0
         self._display: Any = None  # rich.progress.Progress, imported only when shown
         self._task: Any = None
         self._label = ""
-        self._total = 0
+        self._total: int | None = None
         self._done = 0
 
     def __enter__(self) -> BatchProgress:
@@ -74,12 +74,13 @@ class BatchProgress:
     ) -> None:
         self.close()
 
-    def stage(self, label: str, total: int) -> Advance:
-        """Start the next stage; returns its ``advance``."""
+    def stage(self, label: str, total: int | None = None) -> Advance:
+        """Start the next stage (``total`` items, or None for a step that is not counted); returns its
+        ``advance``. The bar shows one stage at a time, with the time since the batch began."""
         if self.enabled:
             if self._display is not None and self._task is not None:
-                self._display.update(self._task, completed=self._total)
-                self._task = self._display.add_task(label, total=max(total, 1))
+                self._display.update(self._task, visible=False)
+                self._task = self._add_task(label, total)
             self._label, self._total, self._done = label, total, 0
             self._draw(force=True)
         return self.advance
@@ -88,7 +89,7 @@ class BatchProgress:
         if not self.enabled:
             return
         self._done += count
-        self._draw(force=self._done >= self._total)
+        self._draw(force=self._total is not None and self._done >= self._total)
 
     def close(self) -> None:
         if self._display is not None:
@@ -105,27 +106,25 @@ class BatchProgress:
         elif not force and now - self._last_draw < _REDRAW_SECONDS:
             return
         self._last_draw = now
-        self._display.update(self._task, completed=min(self._done, self._total))
+        done = self._done if self._total is None else min(self._done, self._total)
+        self._display.update(
+            self._task,
+            completed=done,
+            count="" if self._total is None else f"{done:,}/{self._total:,}",
+            elapsed=f"{now - self._started:.0f} s",
+        )
         self._display.refresh()
 
     def _start(self) -> None:
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import BarColumn, Progress, TextColumn
 
         console = Console(file=self._file if self._file is not None else sys.stdout, highlight=False)
         self._display = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
+            TextColumn("{task.fields[count]}"),
+            TextColumn("{task.fields[elapsed]}"),
             console=console,
             auto_refresh=False,  # no refresh thread: see the module docstring
             transient=True,
@@ -133,7 +132,10 @@ class BatchProgress:
             redirect_stderr=False,
         )
         self._display.start()
-        self._task = self._display.add_task(self._label, total=max(self._total, 1))
+        self._task = self._add_task(self._label, self._total)
+
+    def _add_task(self, label: str, total: int | None) -> Any:
+        return self._display.add_task(label, total=total, count="", elapsed="")
 
 
 def disabled() -> BatchProgress:

@@ -233,7 +233,9 @@ def recover(
     targets = _match_targets(matches, match_file)
     harden_process()
     keys = list(load_keys(key_source_from(kwargs), indices))
-    result = search(keys, networks, targets, workers)
+    with BatchProgress(progress_wanted(as_json)) as progress:
+        advance = progress.stage("searching", len(keys)) if progress.enabled else None
+        result = search(keys, networks, targets, workers, advance)
     if as_json:
         click.echo(
             json.dumps(

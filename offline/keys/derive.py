@@ -167,7 +167,7 @@ def derive_to_directory(
         _require_payload_of(payload, network, key, account)
         records.append(DerivedRecord(key, account, payload, out / public_file_name(network, key.index), data))
         entries.append(vault_entry(network, key, account))
-    shown.stage("vault and files", 1)
+    shown.stage(f"writing the vault and {len(records):,} files")
     contents: dict[str, Any] = {"format": CONTENTS_FORMAT, "accounts": []}
     if vault_path.exists() and not overwrite:
         contents = merged_contents(read_vault(vault_path, vault_passphrase), entries, vault_path)
@@ -179,7 +179,7 @@ def derive_to_directory(
     with StagedWrites([(record.path, record.data) for record in records], 0o644) as public_files:
         write_vault(vault_path, contents, vault_passphrase)
         public_files.install()
-    shown.stage("checking", 1)
+    shown.stage("reading back")
     verify_written(records, vault_path, vault_passphrase, contents)
     return records
 
