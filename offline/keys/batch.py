@@ -301,6 +301,31 @@ def _split_records(chunks: list[bytes] | None, size: int, expected: int) -> list
     return [data[offset : offset + size] for offset in range(0, len(data), size)]
 
 
+def pack_fields(*fields: bytes) -> bytes:
+    """One record of variable-length fields for a worker's answer: each as a 4-byte length and its bytes."""
+    return b"".join(len(field).to_bytes(4, "big") + field for field in fields)
+
+
+def unpack_records(chunks: list[bytes] | None, count: int, fields: int) -> list[list[bytes]] | None:
+    """``count`` records of ``fields`` fields each from the workers' answers, or None if the bytes are not
+    exactly that (the caller then runs serially)."""
+    if chunks is None:
+        return None
+    data = b"".join(chunks)
+    records = []
+    offset = 0
+    for _ in range(count):
+        record = []
+        for _field in range(fields):
+            size = int.from_bytes(data[offset : offset + 4], "big")
+            if offset + 4 > len(data) or offset + 4 + size > len(data):
+                return None
+            record.append(data[offset + 4 : offset + 4 + size])
+            offset += 4 + size
+        records.append(record)
+    return records if offset == len(data) else None
+
+
 def _encode_account(account: DerivedAccount) -> bytes:
     # The two derivation signatures cross the pipe because DerivedAccount carries them (recover and
     # `sign onboarding` need them); they travel only from a worker to its parent, inside one process tree.
