@@ -42,7 +42,7 @@ from dydx_airgap.shared.dydx_v3.escape.calldata import EscapeCall, VerifyEscapeC
 from dydx_airgap.shared.dydx_v3.escape.sources import escape_data_from_json
 from dydx_airgap.shared.dydx_v3.escape.summary import verify_escape_data
 from dydx_airgap.shared.dydx_v3.networks import NETWORKS
-from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_signature, verify_onboarding_signature
+from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_rung, verify_onboarding_signature
 from dydx_airgap.shared.dydx_v4.request import unsigned_from_fields
 from dydx_airgap.shared.dydx_v4.tx import parse_tx
 from dydx_airgap.shared.errors import AirgapError, VerificationError
@@ -66,7 +66,7 @@ from dydx_airgap.shared.evidence.receipts import Receipts, parse_receipts, verif
 from dydx_airgap.shared.evidence.secret_scan import SecretScanner
 from dydx_airgap.shared.timestamps import parse_iso_ms
 from dydx_airgap.shared.transport.bodies_v4 import check_signed_tx
-from dydx_airgap.shared.transport.payload import Payload, decode_payload
+from dydx_airgap.shared.transport.payload import Payload, decode_payload, fingerprint_of
 
 NOT_PINNED = "relay key not pinned"
 SIGNER_NOT_PINNED = "signer address not pinned"
@@ -149,6 +149,7 @@ class _Verifier:
         self.addresses: set[str] = set()
         self.log_head: str | None = None
         self.by_sha: dict[str, Payload] = {}  # every decoded payload by the SHA-256 of its file
+        self.digests: dict[str, list[str]] = {}  # a ladder's EIP-712 digests (hex) by artefact path
 
     # ---- driver ----
 
@@ -288,14 +289,17 @@ class _Verifier:
             data = self.files.get(art.path)
             if not art.is_payload or data is None:
                 continue
+            digest = hashlib.sha256(data).digest()
             try:
                 payload = decode_payload(data)
-                self._payload_matches(art, payload, manifest)
+                # The decoder accepts only canonical bytes, so these are the payload's own bytes: its
+                # fingerprint is theirs, without encoding it again.
+                self._payload_matches(art, payload, manifest, fingerprint_of(digest))
             except Exception as exc:  # noqa: BLE001
                 self.checks.fail("payload", art.path, _message(exc))
                 continue
             self.result.payloads[art.path] = payload
-            by_sha[hashlib.sha256(data).hexdigest()] = payload
+            by_sha[digest.hex()] = payload
             self.by_sha = by_sha
             if payload.origin is not None:  # decoding verified it: the cold key's origin signature
                 self.accounted.add(typed_signature_core(TypedSignature.from_hex(payload.origin)))
@@ -320,14 +324,14 @@ class _Verifier:
         self._stark_keys()
 
     @staticmethod
-    def _payload_matches(art: Artefact, payload: Payload, manifest: Manifest) -> None:
+    def _payload_matches(art: Artefact, payload: Payload, manifest: Manifest, fingerprint: str) -> None:
         wrong = []
         if payload.kind != art.kind:
             wrong.append(f"kind {payload.kind} (manifest: {art.kind})")
         if payload.id != art.payload_id:
             wrong.append("id")
-        if payload.fingerprint != art.fingerprint:
-            wrong.append(f"fingerprint {payload.fingerprint} (manifest: {art.fingerprint})")
+        if fingerprint != art.fingerprint:
+            wrong.append(f"fingerprint {fingerprint} (manifest: {art.fingerprint})")
         if payload.network_id != manifest.network_id:
             wrong.append(f"network {payload.network_id} (manifest: {manifest.network_id})")
         if payload.address is not None and payload.address != manifest.address:
@@ -350,9 +354,10 @@ class _Verifier:
                 f"on chain {chain}",
             )
         elif payload.kind == "eth-private-request":
+            digests = []
             for i, rung in enumerate(body["rungs"]):
                 try:
-                    sig = verify_eth_private_signature(
+                    sig, digest = verify_eth_private_rung(
                         chain,
                         body["method"],
                         body["request_path"],
@@ -364,6 +369,8 @@ class _Verifier:
                 except AirgapError as exc:
                     raise VerificationError(f"rung {i} ({rung['timestamp']}): {exc.message}") from None
                 self.accounted.add(typed_signature_core(sig))
+                digests.append(digest.hex())
+            self.digests[path] = digests  # the evidence log's entry must name these (_entry_mismatch)
             self.checks.ok(
                 "request-signatures",
                 path,
@@ -668,7 +675,7 @@ class _Verifier:
         payload = self.result.payloads.get(art.path)
         if payload is None:
             return None
-        digests = _eip712_digests(payload)
+        digests = self.digests.get(art.path) or _eip712_digests(payload)
         if digests is not None and entry.get("eip712_digests") != digests:
             return f"its EIP-712 digests are not those of {art.path}"
         if payload.kind == "v4-signed-tx":
