@@ -294,6 +294,7 @@ def _dydx3_section(ours: Ours, theirs: dict[str, Any], count: int, figures: dict
     subset = "" if len(accounts) == count else f" (first {len(accounts)} accounts only)"
     ours_bip32, ours_derive, ours_total = (ours.samples.median(k) for k in ("bip32", "derive", "total"))
     figures["dydx3_total"] = their.median("total")
+    figures["dydx3_import"] = theirs["import_seconds"]
     figures["dydx3_conservative"] = their.median("conservative")
     split = (
         f"client + `derive_stark_key` {ms(their.median('client'))}, "

@@ -131,35 +131,86 @@ def derive_accounts_with(
     workers: int | None = None,
     variant: StarkKeyVariant = DEFAULT_VARIANT,
     progress: Advance | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[tuple[DerivedAccount, bytes]]:
     """Each key's account and ``attach(index, account)``, both computed in the worker that holds the key:
-    what a batch does per account then runs on every core, not only the derivation."""
+    what a batch does per account then runs on every core, not only the derivation.
+
+    ``meanwhile`` runs on a thread of the parent while the accounts are derived (started once the workers
+    are forked: a fork must not copy a running thread); derive gives it the vault's Argon2id, which
+    releases the GIL and would otherwise run alone afterwards.
+    """
     table = table_for(len(keys))
 
     def one(index: int) -> tuple[DerivedAccount, bytes]:
         account = derive_account(keys[index], chain_id, variant, table)
         return account, attach(index, account)
 
-    count = worker_count(workers, len(keys))
-    if count > 1:
-        chunks = run_in_workers(
-            len(keys),
-            lambda start, stop: b"".join(
-                _encode_account(account) + len(attached).to_bytes(4, "big") + attached
-                for account, attached in map(one, range(start, stop))
-            ),
-            count,
-            progress,
-        )
-        pairs = _decode_accounts(keys, chain_id, variant, chunks)
-        if pairs is not None:
-            return pairs
-    out = []
-    for index in range(len(keys)):
-        out.append(one(index))
-        if progress is not None:
-            progress(1)
-    return out
+    with Beside(meanwhile) as helper:
+        count = worker_count(workers, len(keys))
+        if count > 1:
+            chunks = run_in_workers(
+                len(keys),
+                lambda start, stop: b"".join(
+                    _encode_account(account) + len(attached).to_bytes(4, "big") + attached
+                    for account, attached in map(one, range(start, stop))
+                ),
+                count,
+                progress,
+                after_fork=helper.start,
+            )
+            pairs = _decode_accounts(keys, chain_id, variant, chunks)
+            if pairs is not None:
+                return pairs
+        helper.start()
+        out = []
+        for index in range(len(keys)):
+            out.append(one(index))
+            if progress is not None:
+                progress(1)
+        return out
+
+
+class Beside:
+    """Runs ``work`` on a thread from :meth:`start` until the block ends, and re-raises its error there.
+
+    ``with Beside(work) as helper: …; helper.start(); …`` — a second start does nothing, and without any
+    the work runs when the block ends. The thread is always joined before the block is left, so nothing
+    forks while it runs.
+    """
+
+    def __init__(self, work: Callable[[], object] | None) -> None:
+        self._work = work
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.result: object = None
+
+    def __enter__(self) -> Beside:
+        return self
+
+    def start(self) -> None:
+        if self._work is None or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="beside", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        assert self._work is not None
+        try:
+            self.result = self._work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits for it
+            self._error = exc
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: object) -> None:
+        if self._work is None:
+            return
+        if self._thread is None:
+            if kind is None:
+                self._run()
+        else:
+            self._thread.join()
+        if self._error is not None and kind is None:
+            raise self._error
 
 
 def _decode_accounts(
@@ -222,12 +273,17 @@ def split_range(items: int, parts: int) -> list[tuple[int, int]]:
 
 
 def run_in_workers(
-    items: int, work: Work, workers: int, progress: Advance | None = None
+    items: int,
+    work: Work,
+    workers: int,
+    progress: Advance | None = None,
+    after_fork: Callable[[], None] | None = None,
 ) -> list[bytes] | None:
     """Run ``work`` over ``workers`` contiguous ranges of 0..items in forked processes.
 
     Returns each range's bytes in order, or None if any worker failed (the caller then runs serially).
     Each worker answers slice by slice (SLICE_ITEMS items); ``progress(n)`` is called as slices arrive.
+    ``after_fork`` is called once every worker is started (a thread may start then).
     """
     context = multiprocessing.get_context("fork")
     # A child flushes the stdio buffers it inherited when it ends: empty them first, or output repeats.
@@ -250,6 +306,8 @@ def run_in_workers(
             writer.close()
             processes.append(process)
             readers[reader] = position
+        if after_fork is not None:
+            after_fork()
         while len(finished) < len(readers):
             for ready in wait([r for r, p in readers.items() if p not in finished]):
                 connection = cast(Connection, ready)

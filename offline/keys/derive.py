@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from dydx_airgap.offline.keys.batch import derive_accounts_with
+from dydx_airgap.offline.keys.batch import Beside, derive_accounts_with
 from dydx_airgap.offline.keys.cold_key import DerivedAccount
+from dydx_airgap.offline.keys.passphrase_rule import require_strong_passphrase
 from dydx_airgap.offline.keys.sources import AccountKey
-from dydx_airgap.offline.keys.vault import read_vault, write_vault
+from dydx_airgap.offline.keys.vault import VaultKey, new_vault_key, read_vault, write_vault
 from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.dydx_v3.variants import DEFAULT_VARIANT, StarkKeyVariant
 from dydx_airgap.shared.errors import FormatError, InputError, VerificationError
@@ -153,7 +154,10 @@ def derive_to_directory(
     key_list = list(keys)
     if not key_list:
         raise InputError("no accounts to derive")
-    # Each account's public payload is built, origin-signed and validated in the worker that derived it.
+    require_strong_passphrase(vault_passphrase, "vault passphrase")
+    vault_keys: list[VaultKey] = []
+    # Each account's public payload is built, origin-signed and validated in the worker that derived it;
+    # meanwhile the parent's thread runs Argon2id for the vault's new key.
     derived = derive_accounts_with(
         [key.key for key in key_list],
         network.chain_id,
@@ -161,6 +165,7 @@ def derive_to_directory(
         workers,
         variant,
         shown.stage("deriving", len(key_list)) if shown.enabled else None,
+        meanwhile=lambda: vault_keys.append(new_vault_key(vault_passphrase)),
     )
     for key, (account, data) in zip(key_list, derived, strict=True):
         payload = rebuild_validated_payload(data)
@@ -177,10 +182,15 @@ def derive_to_directory(
     # the vault is installed first and they are renamed only then: if writing the vault fails, no public
     # file claims an account whose secrets are not stored.
     with StagedWrites([(record.path, record.data) for record in records], 0o644) as public_files:
-        write_vault(vault_path, contents, vault_passphrase)
-        public_files.install()
-    shown.stage("reading back")
-    verify_written(records, vault_path, vault_passphrase, contents)
+        write_vault(vault_path, contents, vault_passphrase, vault_keys[0])
+        # The vault is read back (Argon2id again) on a thread while the public files are renamed into
+        # place and read back.
+        with Beside(lambda: read_vault(vault_path, vault_passphrase)) as stored:
+            stored.start()
+            public_files.install()
+            shown.stage("reading back")
+            check_public_files(records)
+    verify_written(records, vault_path, cast(dict[str, Any], stored.result), contents)
     return records
 
 
@@ -204,10 +214,19 @@ def _require_payload_of(payload: Payload, network: Network, key: AccountKey, acc
         raise VerificationError(f"the public file of account {key.index} does not match its derivation")
 
 
+def check_public_files(records: list[DerivedRecord]) -> None:
+    """Each public file reads back byte for byte as the bytes the decoder validated (verify_written)."""
+    for record in records:
+        if read_untrusted_file(record.path) != record.data:
+            raise VerificationError(f"{record.path} does not read back as written")
+
+
 def verify_written(
-    records: list[DerivedRecord], vault_path: Path, passphrase: Secret[str], contents: dict[str, Any]
+    records: list[DerivedRecord], vault_path: Path, stored: dict[str, Any], contents: dict[str, Any]
 ) -> None:
-    """Read back everything written before success is reported; each check and what it proves:
+    """The read-back checks, made before success is reported (``stored``: what :func:`read_vault` gave
+    for the vault just written; the public files were checked by :func:`check_public_files`). Each check
+    and what it proves:
 
     * each public file reads back byte for byte as the bytes the payload decoder validated before they were
       written (seal, fields, origin signature by this key): the file on disk is that validated payload, so
@@ -219,10 +238,6 @@ def verify_written(
       unchanged. Deriving each public key again from the vault's private key would redo the costliest step
       of derivation only to reach the same equality.
     """
-    for record in records:
-        if read_untrusted_file(record.path) != record.data:
-            raise VerificationError(f"{record.path} does not read back as written")
-    stored = read_vault(vault_path, passphrase)
     if stored != contents:
         raise VerificationError(f"{vault_path} does not decrypt to the accounts just written")
     by_id = {_entry_id(entry): entry for entry in stored["accounts"]}
