@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import coincurve
 
@@ -64,6 +66,7 @@ from dydx_airgap.shared.evidence.manifest import Artefact, Manifest, parse_manif
 from dydx_airgap.shared.evidence.message import manifest_message, manifest_message_hash
 from dydx_airgap.shared.evidence.receipts import Receipts, parse_receipts, verify_receipts_signature
 from dydx_airgap.shared.evidence.secret_scan import SecretScanner
+from dydx_airgap.shared.parallel import run_in_workers, worker_count
 from dydx_airgap.shared.timestamps import parse_iso_ms
 from dydx_airgap.shared.transport.bodies_v4 import check_signed_tx
 from dydx_airgap.shared.transport.payload import Payload, decode_payload, fingerprint_of
@@ -107,6 +110,9 @@ class Verification:
             "signer_pinned": self.signer_pinned,
             "checks": [c.to_json() for c in self.checks],
         }
+
+
+_T = TypeVar("_T")
 
 
 def _message(exc: Exception) -> str:
@@ -284,22 +290,18 @@ class _Verifier:
     # ---- payloads ----
 
     def _payloads(self, manifest: Manifest) -> None:
+        arts = [a for a in manifest.artefacts if a.is_payload and self.files.get(a.path) is not None]
+        # Decoding each payload and checking the signatures of its requests depend on that file and the
+        # manifest alone: large bundles do it on every core (_prepare_all), the bookkeeping stays here.
+        prepared = _prepare_all(arts, self.files, manifest)
         by_sha: dict[str, Payload] = {}
-        for art in manifest.artefacts:
-            data = self.files.get(art.path)
-            if not art.is_payload or data is None:
+        for art, ready in zip(arts, prepared, strict=True):
+            if ready.payload is None:
+                self.checks.fail("payload", art.path, ready.error or "")
                 continue
-            digest = hashlib.sha256(data).digest()
-            try:
-                payload = decode_payload(data)
-                # The decoder accepts only canonical bytes, so these are the payload's own bytes: its
-                # fingerprint is theirs, without encoding it again.
-                self._payload_matches(art, payload, manifest, fingerprint_of(digest))
-            except Exception as exc:  # noqa: BLE001
-                self.checks.fail("payload", art.path, _message(exc))
-                continue
+            payload = ready.payload
             self.result.payloads[art.path] = payload
-            by_sha[digest.hex()] = payload
+            by_sha[ready.sha256] = payload
             self.by_sha = by_sha
             if payload.origin is not None:  # decoding verified it: the cold key's origin signature
                 self.accounted.add(typed_signature_core(TypedSignature.from_hex(payload.origin)))
@@ -311,7 +313,19 @@ class _Verifier:
                 "bundle",
                 f"{len(self.result.payloads)} payloads decode strictly and match the manifest",
             )
+        ready_by_path = {art.path: ready for art, ready in zip(arts, prepared, strict=True)}
         for path, payload in sorted(self.result.payloads.items()):
+            ready = ready_by_path[path]
+            if ready.signatures is not None:
+                verdict, message, cores, digests = ready.signatures
+                self.accounted.update(cores)
+                if verdict == "ok":
+                    if digests is not None:
+                        self.digests[path] = digests  # the log's entry must name these (_entry_mismatch)
+                    self.checks.ok("request-signatures", path, message)
+                else:
+                    self.checks.fail("request-signatures", path, message)
+                continue
             try:
                 self._payload_signatures(path, payload, by_sha, manifest)
             except Exception as exc:  # noqa: BLE001
@@ -343,40 +357,15 @@ class _Verifier:
         self, path: str, payload: Payload, by_sha: dict[str, Payload], manifest: Manifest
     ) -> None:
         body = payload.body
-        chain = payload.network_id
         address = manifest.address
-        if payload.kind == "onboarding-request":
-            verify_onboarding_signature(chain, body["signature"], address)
-            self.checks.ok(
-                "request-signatures",
-                path,
-                f"POST /v3/onboarding: the 'dYdX Onboarding' signature recovers to {address} "
-                f"on chain {chain}",
-            )
-        elif payload.kind == "eth-private-request":
-            digests = []
-            for i, rung in enumerate(body["rungs"]):
-                try:
-                    sig, digest = verify_eth_private_rung(
-                        chain,
-                        body["method"],
-                        body["request_path"],
-                        body["body"],
-                        rung["timestamp"],
-                        rung["signature"],
-                        address,
-                    )
-                except AirgapError as exc:
-                    raise VerificationError(f"rung {i} ({rung['timestamp']}): {exc.message}") from None
-                self.accounted.add(typed_signature_core(sig))
-                digests.append(digest.hex())
-            self.digests[path] = digests  # the evidence log's entry must name these (_entry_mismatch)
-            self.checks.ok(
-                "request-signatures",
-                path,
-                f"{body['method']} {body['request_path']}: all {len(body['rungs'])} rungs recover to "
-                f"{address} on chain {chain}",
-            )
+        if payload.kind in ("onboarding-request", "eth-private-request"):
+            verdict, message, cores, digests = _request_signatures(payload, address)
+            if verdict != "ok":
+                raise VerificationError(message)
+            self.accounted.update(cores)
+            if digests is not None:
+                self.digests[path] = digests
+            self.checks.ok("request-signatures", path, message)
         elif payload.kind == "signed-tx":
             self._signed_tx(path, payload, by_sha, address)
         elif payload.kind == "v4-signed-tx":
@@ -841,8 +830,10 @@ class _Verifier:
         )
         scanner = SecretScanner(frozenset(self.addresses), frozenset(self.accounted), allowed)
         clean = 0
-        for path in sorted(self.files):
-            findings = scanner.scan_file(path, self.files[path])
+        paths = sorted(self.files)
+        # Each file is scanned on its own: large bundles on every core.
+        found = _map_on_cores(lambda path: scanner.scan_file(path, self.files[path]), paths)
+        for path, findings in zip(paths, found, strict=True):
             for f in findings:
                 self.checks.fail("no-secret", path, f"{f.where or 'contents'}: {f.what}")
             clean += not findings
@@ -852,6 +843,110 @@ class _Verifier:
                 "bundle",
                 f"{clean} files: no derivation signature, no secret-named key material, no mnemonic",
             )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One payload artefact decoded and matched against the manifest, and its request signatures checked:
+    what :meth:`_Verifier._payloads` needs from a worker."""
+
+    payload: Payload | None
+    error: str | None  # why it did not decode or match, when payload is None
+    sha256: str  # of the file
+    #: ("ok" or "fail", check message, verified signature cores, EIP-712 digests) for an onboarding or
+    #: eth-private request; None for every other kind (checked in the parent: they cross-reference)
+    signatures: tuple[str, str, list[bytes], list[str] | None] | None = None
+
+
+def _prepare(art: Artefact, data: bytes, manifest: Manifest) -> _Prepared:
+    digest = hashlib.sha256(data).digest()
+    try:
+        payload = decode_payload(data)
+        # The decoder accepts only canonical bytes, so these are the payload's own bytes: its fingerprint
+        # is theirs, without encoding it again.
+        _Verifier._payload_matches(art, payload, manifest, fingerprint_of(digest))
+    except Exception as exc:  # noqa: BLE001
+        return _Prepared(None, _message(exc), digest.hex())
+    signatures = None
+    if payload.kind in ("onboarding-request", "eth-private-request"):
+        signatures = _request_signatures(payload, manifest.address)
+    return _Prepared(payload, None, digest.hex(), signatures)
+
+
+def _request_signatures(payload: Payload, address: str) -> tuple[str, str, list[bytes], list[str] | None]:
+    """An onboarding or eth-private request's dYdX signatures, each recovering to ``address``:
+    ("ok", message, signature cores, digests) or ("fail", why, [], None)."""
+    body = payload.body
+    chain = payload.network_id
+    cores: list[bytes] = []  # verified so far: kept even when a later rung fails, as they are genuine
+    try:
+        if payload.kind == "onboarding-request":
+            verify_onboarding_signature(chain, body["signature"], address)
+            recovers = f"the 'dYdX Onboarding' signature recovers to {address} on chain {chain}"
+            return "ok", f"POST /v3/onboarding: {recovers}", [], None
+        digests = []
+        for i, rung in enumerate(body["rungs"]):
+            try:
+                sig, digest = verify_eth_private_rung(
+                    chain,
+                    body["method"],
+                    body["request_path"],
+                    body["body"],
+                    rung["timestamp"],
+                    rung["signature"],
+                    address,
+                )
+            except AirgapError as exc:
+                raise VerificationError(f"rung {i} ({rung['timestamp']}): {exc.message}") from None
+            cores.append(typed_signature_core(sig))
+            digests.append(digest.hex())
+        return (
+            "ok",
+            f"{body['method']} {body['request_path']}: all {len(body['rungs'])} rungs recover to "
+            f"{address} on chain {chain}",
+            cores,
+            digests,
+        )
+    except Exception as exc:  # noqa: BLE001
+        return "fail", _message(exc), cores, None
+
+
+def _prepare_all(arts: list[Artefact], files: dict[str, bytes], manifest: Manifest) -> list[_Prepared]:
+    return _map_on_cores(lambda art: _prepare(art, files[art.path], manifest), arts)
+
+
+#: Below this many items a bundle is checked in one process: forking and pickling would cost more.
+PARALLEL_MIN_ITEMS = 256
+#: Worker processes for large bundles (None: one per CPU, as shared/parallel.py chooses).
+WORKERS: int | None = None
+
+
+def _map_on_cores(function: Callable[[Any], _T], items: Sequence[Any]) -> list[_T]:
+    """``[function(item) for item in items]``, on every core for long lists (shared/parallel.py).
+
+    Everything here is public (a bundle holds no secret, and the no-secret check says so), so answers come
+    back pickled; a worker's answer is only ever read by the process that forked it. A worker that fails
+    changes nothing: the list is then computed here.
+    """
+    count = worker_count(WORKERS, len(items)) if len(items) >= PARALLEL_MIN_ITEMS else 1
+    if count > 1:
+
+        def work(start: int, stop: int) -> bytes:
+            data = pickle.dumps([function(item) for item in items[start:stop]])
+            return len(data).to_bytes(8, "big") + data
+
+        chunks = run_in_workers(len(items), work, count)
+        if chunks is not None:
+            out: list[_T] = []
+            blob = b"".join(chunks)
+            offset = 0
+            while offset + 8 <= len(blob):
+                size = int.from_bytes(blob[offset : offset + 8], "big")
+                out.extend(pickle.loads(blob[offset + 8 : offset + 8 + size]))  # noqa: S301 - our own fork
+                offset += 8 + size
+            if offset == len(blob) and len(out) == len(items):
+                return out
+    return [function(item) for item in items]
 
 
 def _eip712_digests(payload: Payload) -> list[str] | None:
