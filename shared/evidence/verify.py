@@ -67,6 +67,7 @@ from dydx_airgap.shared.evidence.message import manifest_message, manifest_messa
 from dydx_airgap.shared.evidence.receipts import Receipts, parse_receipts, verify_receipts_signature
 from dydx_airgap.shared.evidence.secret_scan import SecretScanner
 from dydx_airgap.shared.parallel import run_in_workers, worker_count
+from dydx_airgap.shared.progress import Advance, BatchProgress, disabled
 from dydx_airgap.shared.timestamps import parse_iso_ms
 from dydx_airgap.shared.transport.bodies_v4 import check_signed_tx
 from dydx_airgap.shared.transport.payload import Payload, decode_payload, fingerprint_of
@@ -127,6 +128,7 @@ def verify_bundle(
     cold_only: bool = False,
     signer: str | None = None,
     log_head: str | None = None,
+    progress: BatchProgress | None = None,
 ) -> Verification:
     """Run every check on a bundle in memory.
 
@@ -134,9 +136,11 @@ def verify_bundle(
     without them the bundle is checked against the keys it states (and the verdict lines say so).
     ``cold_only``: a bundle before the relay added its receipts. ``log_head``: the SHA-256 of a log line the
     operator wrote down after a signature (printed by every ``sign``); the bundle's log must contain it.
+    ``progress``: where a large bundle shows its stages on a terminal (shared/progress.py).
     """
     verifier = _Verifier(bundle, relay_key, cold_only, signer)
     verifier.log_head = None if log_head is None else log_head.strip().lower()
+    verifier.progress = progress if progress is not None else disabled()
     return verifier.run()
 
 
@@ -156,6 +160,7 @@ class _Verifier:
         self.log_head: str | None = None
         self.by_sha: dict[str, Payload] = {}  # every decoded payload by the SHA-256 of its file
         self.digests: dict[str, list[str]] = {}  # a ladder's EIP-712 digests (hex) by artefact path
+        self.progress = disabled()
 
     # ---- driver ----
 
@@ -293,7 +298,8 @@ class _Verifier:
         arts = [a for a in manifest.artefacts if a.is_payload and self.files.get(a.path) is not None]
         # Decoding each payload and checking the signatures of its requests depend on that file and the
         # manifest alone: large bundles do it on every core (_prepare_all), the bookkeeping stays here.
-        prepared = _prepare_all(arts, self.files, manifest)
+        advance = self.progress.stage("checking payloads", len(arts))
+        prepared = _prepare_all(arts, self.files, manifest, advance)
         by_sha: dict[str, Payload] = {}
         for art, ready in zip(arts, prepared, strict=True):
             if ready.payload is None:
@@ -832,7 +838,8 @@ class _Verifier:
         clean = 0
         paths = sorted(self.files)
         # Each file is scanned on its own: large bundles on every core.
-        found = _map_on_cores(lambda path: scanner.scan_file(path, self.files[path]), paths)
+        advance = self.progress.stage("searching for secrets", len(paths))
+        found = _map_on_cores(lambda path: scanner.scan_file(path, self.files[path]), paths, advance)
         for path, findings in zip(paths, found, strict=True):
             for f in findings:
                 self.checks.fail("no-secret", path, f"{f.where or 'contents'}: {f.what}")
@@ -911,8 +918,10 @@ def _request_signatures(payload: Payload, address: str) -> tuple[str, str, list[
         return "fail", _message(exc), cores, None
 
 
-def _prepare_all(arts: list[Artefact], files: dict[str, bytes], manifest: Manifest) -> list[_Prepared]:
-    return _map_on_cores(lambda art: _prepare(art, files[art.path], manifest), arts)
+def _prepare_all(
+    arts: list[Artefact], files: dict[str, bytes], manifest: Manifest, advance: Advance
+) -> list[_Prepared]:
+    return _map_on_cores(lambda art: _prepare(art, files[art.path], manifest), arts, advance)
 
 
 #: Below this many items a bundle is checked in one process: forking and pickling would cost more.
@@ -921,7 +930,7 @@ PARALLEL_MIN_ITEMS = 256
 WORKERS: int | None = None
 
 
-def _map_on_cores(function: Callable[[Any], _T], items: Sequence[Any]) -> list[_T]:
+def _map_on_cores(function: Callable[[Any], _T], items: Sequence[Any], advance: Advance) -> list[_T]:
     """``[function(item) for item in items]``, on every core for long lists (shared/parallel.py).
 
     Everything here is public (a bundle holds no secret, and the no-secret check says so), so answers come
@@ -935,7 +944,7 @@ def _map_on_cores(function: Callable[[Any], _T], items: Sequence[Any]) -> list[_
             data = pickle.dumps([function(item) for item in items[start:stop]])
             return len(data).to_bytes(8, "big") + data
 
-        chunks = run_in_workers(len(items), work, count)
+        chunks = run_in_workers(len(items), work, count, advance)
         if chunks is not None:
             out: list[_T] = []
             blob = b"".join(chunks)
@@ -946,7 +955,11 @@ def _map_on_cores(function: Callable[[Any], _T], items: Sequence[Any]) -> list[_
                 offset += 8 + size
             if offset == len(blob) and len(out) == len(items):
                 return out
-    return [function(item) for item in items]
+    results = []
+    for item in items:
+        results.append(function(item))
+        advance(1)
+    return results
 
 
 def _eip712_digests(payload: Payload) -> list[str] | None:
