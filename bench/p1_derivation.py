@@ -29,6 +29,7 @@ from dydx_airgap.shared.dydx_v3.eip712 import (
     onboarding_action_message,
     typed_data,
 )
+from dydx_airgap.shared.dydx_v3.variants import StarkKeyVariant
 from dydx_airgap.shared.secret import Secret
 from dydx_airgap.shared.stark.constants import EC_GEN
 from dydx_airgap.shared.stark.curve import to_fastecdsa
@@ -36,7 +37,6 @@ from dydx_airgap.shared.stark.curve import to_fastecdsa
 TEST_MNEMONIC = "test test test test test test test test test test test junk"
 CHAIN_ID = 1
 REPO = Path(__file__).resolve().parent.parent
-DYDX3_VARIANT = "dydx-v3-python"
 
 
 @dataclass
@@ -245,7 +245,7 @@ def compare(ours: list[DerivedAccount], theirs: list[dict[str, Any]]) -> Agreeme
         their_private = int(entry["stark_private_key"], 16)
         their_point = (int(entry["stark_public_key"], 16), int(entry["stark_public_key_y"], 16))
         web_app = account.stark.private_key.reveal()
-        dydx3_rule = dict(account.stark_key_variants())[DYDX3_VARIANT]
+        dydx3_rule = dict(account.stark_key_variants())[StarkKeyVariant.DYDX3_PYTHON]
         if web_app == dydx3_rule:
             if their_private != web_app or their_point != (
                 account.stark.public_key,
