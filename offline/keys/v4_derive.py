@@ -11,8 +11,9 @@ vault's v4 entries must re-derive the published keys (mnemonic → key, and sign
 The vault keeps its format: the v4 entries are a ``v4_accounts`` list beside the v3 ``accounts``. An
 existing vault in the directory is opened with the passphrase and its v3 entries are kept.
 
-A batch of Ethereum-key accounts is derived on every core (offline/keys/batch.py: each worker signs,
-derives the account — its PBKDF2 is most of the cost — and builds and validates the public payload), the
+A batch of Ethereum-key accounts is derived on every core (shared/parallel.py: each worker signs, derives
+the account — its PBKDF2 is most of the cost — and builds and validates the public payload; the account's
+secrets travel only from a worker to its parent, over a one-way pipe, as length-prefixed bytes), the
 public files are written as one batch beside the vault's Argon2id (fsutil.StagedWrites), and the
 read-back compares with memory instead of running PBKDF2 again (:func:`verify_written`).
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 import secrets
 import uuid
@@ -236,11 +237,21 @@ def rebuild_validated_payload(data: bytes) -> Payload:
 
     It parses the bytes and requires that the object it builds encodes back to exactly these bytes (the
     seal recomputed included): the object is then the validated payload, field for field. Anything that
-    did not come from the decoder fails that test or a field check and raises FormatError.
+    did not come from the decoder fails that test or a field check and raises FormatError. (Plain
+    ``json.loads`` suffices here: a duplicate key, a float or any non-canonical spelling cannot survive
+    the re-encoding comparison.)
     """
-    value = canonical_loads(data, max_bytes=MAX_PAYLOAD_BYTES)
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise FormatError("not a validated payload")
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):
+        raise FormatError("not a validated payload") from None
     _require(isinstance(value, dict) and set(value) == ENVELOPE_FIELDS, "not a validated payload")
-    _require(value["kind"] in KINDS and isinstance(value["body"], dict), "not a validated payload")
+    kind = value["kind"]
+    _require(
+        isinstance(kind, str) and kind in KINDS and isinstance(value["body"], dict), "not a validated payload"
+    )
     payload = Payload(
         kind=value["kind"],
         id=value["id"],

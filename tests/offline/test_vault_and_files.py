@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import pickle
 import stat
 from pathlib import Path
 
 import pytest
 
-from dydx_airgap.offline.keys.vault import decrypt_vault, encrypt_vault, read_vault, write_vault
+from dydx_airgap.offline.keys.vault import (
+    decrypt_vault,
+    encrypt_vault,
+    new_vault_key,
+    read_vault,
+    write_vault,
+)
 from dydx_airgap.shared import fsutil
 from dydx_airgap.shared.errors import FormatError, InputError
 from dydx_airgap.shared.fsutil import (
@@ -29,6 +36,19 @@ def test_vault_round_trip_and_fresh_randomness() -> None:
     assert a != b  # fresh salt and nonce each time
     assert decrypt_vault(a, Secret("correct horse")) == CONTENTS
     assert b"12121212" not in a
+
+
+def test_a_vault_key_made_ahead_encrypts_once_and_keeps_its_secret() -> None:
+    """derive runs Argon2id beside its workers: the key it makes ahead opens with the passphrase, and its
+    nonce can never encrypt twice."""
+    prepared = new_vault_key(Secret("correct horse"))
+    assert "secret" in repr(prepared) and prepared.header.salt.hex() not in repr(prepared)
+    data = encrypt_vault(CONTENTS, Secret("correct horse"), prepared)
+    assert decrypt_vault(data, Secret("correct horse")) == CONTENTS
+    with pytest.raises(InputError, match="used once"):
+        encrypt_vault(CONTENTS, Secret("correct horse"), prepared)
+    with pytest.raises(TypeError):
+        pickle.dumps(new_vault_key(Secret("correct horse")))
 
 
 def test_wrong_passphrase_is_an_authenticated_failure() -> None:

@@ -18,7 +18,7 @@ def _public(data: bytes) -> bytes:
 
 def test_known_digests() -> None:
     assert keccak256(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
-    assert module._fast is not None  # the pinned pycryptodome offers the fast path
+    assert module._fast is not None  # the pinned pycryptodome's C library is reached through ctypes
 
 
 def test_every_length_around_the_rate_equals_the_public_api() -> None:
