@@ -101,12 +101,13 @@ class Series:
         return max(run.peak_mb for run in self.runs.values())
 
 
-def _measure(command: list[str], cwd: Path, prepare: Callable[[], None], repeats: int) -> Run:
+def _measure(command: Callable[[int], list[str]], cwd: Path, repeats: int) -> Run:
+    """``command(i)`` is run i's command line (each run gets a directory of its own: see run_key_commands)."""
     walls, peaks = [], []
-    for _ in range(repeats):
-        prepare()
+    for run in range(repeats):
+        line = command(run)
         result = subprocess.run(
-            [sys.executable, "-c", _WRAPPER, str(cwd), *command],
+            [sys.executable, "-c", _WRAPPER, str(cwd), *line],
             capture_output=True,
             text=True,
             timeout=900,
@@ -114,7 +115,7 @@ def _measure(command: list[str], cwd: Path, prepare: Callable[[], None], repeats
         )
         answer = json.loads(result.stdout)
         if answer["code"] not in (0,):
-            raise RuntimeError(f"{Path(command[0]).name} {command[1]} exited {answer['code']}")
+            raise RuntimeError(f"{Path(line[0]).name} {line[1]} exited {answer['code']}")
         walls.append(answer["wall"])
         peaks.append(answer["maxrss_kb"] / 1024)
     return Run(median(walls), max(peaks))
@@ -139,30 +140,42 @@ def _last_legacy_key(count: int) -> str:
 
 
 def run_key_commands(work: Path, sizes: tuple[int, ...], repeats: int) -> list[Series]:
+    """derive, recover and derive-v4 at each N. Every run writes into a new directory, and all of them are
+    removed only after the series, outside the timings: deleting thousands of files right before a run
+    makes that run's file creation several times slower on this machine's ext4 (mounted with discard),
+    which measures the previous run's cleanup, not the command an operator runs into a fresh --out."""
     mnemonic = _secret_file(work / "mn", TEST_MNEMONIC)
     passphrase = _secret_file(work / "vp", "bench vault passphrase")
-    out = work / "out"
+    outputs = work / "outputs"
+    outputs.mkdir()
+    made = iter(range(10**6))
 
-    def fresh() -> None:
-        shutil.rmtree(out, ignore_errors=True)
+    def vault(run: int) -> list[str]:
+        out = outputs / f"out-{next(made)}"
+        return ["--out", str(out), "--vault-password-file", str(passphrase), "--json"]
 
     offline = str(BIN / "dydx-offline")
     derive = Series("derive", "`dydx-offline derive --accounts 0-(N-1) --json`", "account", {})
     recover = Series("recover", "`dydx-offline recover --accounts 0-(N-1) --match KEY`", "account", {})
     v4 = Series("derive-v4", "`dydx-offline derive-v4 --accounts 0-(N-1) --json`", "account", {})
+
+    def writing(*base: str) -> Callable[[int], list[str]]:
+        return lambda run: [*base, *vault(run)]
+
+    def reading(*base: str) -> Callable[[int], list[str]]:
+        return lambda run: list(base)
+
     for n in sizes:
         times = repeats if n < 10_000 else 1
-        accounts = f"0-{n - 1}"
         print(f"P7: derive, recover and derive-v4 of {n} account(s) ...", file=sys.stderr)
-        source = ["--mnemonic-file", str(mnemonic), "--accounts", accounts]
-        vault = ["--out", str(out), "--vault-password-file", str(passphrase), "--json"]
-        derive.runs[n] = _measure([offline, "derive", *source, "--network", "1", *vault], work, fresh, times)
+        source = ["--mnemonic-file", str(mnemonic), "--accounts", f"0-{n - 1}"]
+        network = ["--network", "1"]
+        derive.runs[n] = _measure(writing(offline, "derive", *source, *network), work, times)
         match = ["--match", _last_legacy_key(n)]
-        recover.runs[n] = _measure(
-            [offline, "recover", *source, "--network", "1", *match], work, fresh, times
-        )
+        recover.runs[n] = _measure(reading(offline, "recover", *source, *network, *match), work, times)
         v4_network = ["--v4-network", "mainnet"]
-        v4.runs[n] = _measure([offline, "derive-v4", *source, *v4_network, *vault], work, fresh, times)
+        v4.runs[n] = _measure(writing(offline, "derive-v4", *source, *v4_network), work, times)
+    shutil.rmtree(outputs)
     return [derive, recover, v4]
 
 
@@ -177,8 +190,10 @@ def run_audit(work: Path, sizes: tuple[int, ...], repeats: int) -> Series:
         root = work / f"audit-{artefacts}"
         root.mkdir()
         bundle = bench_audit.generate_bundle(root, artefacts)
-        command = [str(BIN / "dydx-audit"), "verify", str(bundle), "--unpinned"]
-        series.runs[artefacts] = _measure(command, work, lambda: None, repeats if n < 10_000 else 1)
+        command = (str(BIN / "dydx-audit"), "verify", str(bundle), "--unpinned")
+        series.runs[artefacts] = _measure(
+            lambda run, line=command: list(line), work, repeats if n < 10_000 else 1
+        )
         shutil.rmtree(root)
     return series
 

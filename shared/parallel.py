@@ -19,6 +19,7 @@ deadlock the child).
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -102,6 +103,9 @@ def run_in_workers(
     sys.stderr.flush()
     processes: list[multiprocessing.process.BaseProcess] = []
     readers: dict[Connection, int] = {}
+    # Objects the workers inherit are left out of their garbage collections: a collection writes to every
+    # object it visits, which would copy each page of the parent's heap into every worker.
+    gc.freeze()
     ranges = split_range(items, workers)
     answers: dict[int, list[bytes]] = {position: [] for position in range(len(ranges))}
     received = [0] * len(ranges)  # items answered so far, per worker
@@ -117,6 +121,7 @@ def run_in_workers(
             writer.close()
             processes.append(process)
             readers[reader] = position
+        gc.unfreeze()
         if after_fork is not None:
             after_fork()
         while len(finished) < len(readers):
@@ -139,6 +144,7 @@ def run_in_workers(
                 else:
                     return None
     finally:
+        gc.unfreeze()
         for reader in readers:
             reader.close()
         for started in processes:
