@@ -29,6 +29,7 @@ from dydx_airgap.shared.dydx_v3.eip712 import (
     onboarding_action_message,
     typed_data,
 )
+from dydx_airgap.shared.dydx_v3.variants import StarkKeyVariant
 from dydx_airgap.shared.secret import Secret
 from dydx_airgap.shared.stark.constants import EC_GEN
 from dydx_airgap.shared.stark.curve import to_fastecdsa
@@ -36,7 +37,6 @@ from dydx_airgap.shared.stark.curve import to_fastecdsa
 TEST_MNEMONIC = "test test test test test test test test test test test junk"
 CHAIN_ID = 1
 REPO = Path(__file__).resolve().parent.parent
-DYDX3_VARIANT = "dydx-v3-python"
 
 
 @dataclass
@@ -61,27 +61,31 @@ class Ours:
 
 
 def _seed() -> bytes:
-    from eth_account.hdaccount import seed_from_mnemonic
+    from dydx_airgap.offline.keys.hd import seed_from_mnemonic
 
-    return bytes(seed_from_mnemonic(TEST_MNEMONIC, ""))
+    return seed_from_mnemonic(Secret(TEST_MNEMONIC), Secret("")).reveal()
 
 
 def time_ours(count: int, passes: int) -> Ours:
-    """Mnemonic seed → BIP-32 key → ColdKey → derive_account, the library path the CLI takes."""
-    from eth_account.hdaccount import key_from_seed
+    """Mnemonic seed → BIP-32 key → ColdKey → derive_account, the library path the CLI takes (BIP-32 by
+    offline/keys/hd.py, one deriver for the batch as `load_keys` keeps it; k·G by fastecdsa, as a single
+    account gets it: large batches use the generator table, P7 measures them whole)."""
+    from dydx_airgap.offline.keys.hd import Bip32Deriver
 
     seed = _seed()
     samples = Samples()
     raw_keys: list[bytes] = []
     accounts: list[DerivedAccount] = []
+    warm = Bip32Deriver(Secret(seed))
     for index in range(min(count, 20)):  # warm-up: imports, first-call caches
-        derive_account(ColdKey(Secret(bytes(key_from_seed(seed, f"m/44'/60'/0'/0/{index}")))), CHAIN_ID)
+        derive_account(ColdKey(warm.private_key(f"m/44'/60'/0'/0/{index}")), CHAIN_ID)
     for _ in range(passes):
         raw_keys, accounts = [], []
+        deriver = Bip32Deriver(Secret(seed))
         for index in range(count):
             path = DEFAULT_PATH_TEMPLATE.format(index=index)
             started = time.perf_counter()
-            raw = bytes(key_from_seed(seed, path))
+            raw = deriver.private_key(path).reveal()
             keyed = time.perf_counter()
             account = derive_account(ColdKey(Secret(raw), source=f"mnemonic {path}"), CHAIN_ID)
             derived = time.perf_counter()
@@ -245,7 +249,7 @@ def compare(ours: list[DerivedAccount], theirs: list[dict[str, Any]]) -> Agreeme
         their_private = int(entry["stark_private_key"], 16)
         their_point = (int(entry["stark_public_key"], 16), int(entry["stark_public_key_y"], 16))
         web_app = account.stark.private_key.reveal()
-        dydx3_rule = dict(account.stark_key_variants())[DYDX3_VARIANT]
+        dydx3_rule = dict(account.stark_key_variants())[StarkKeyVariant.DYDX3_PYTHON]
         if web_app == dydx3_rule:
             if their_private != web_app or their_point != (
                 account.stark.public_key,
@@ -294,6 +298,7 @@ def _dydx3_section(ours: Ours, theirs: dict[str, Any], count: int, figures: dict
     subset = "" if len(accounts) == count else f" (first {len(accounts)} accounts only)"
     ours_bip32, ours_derive, ours_total = (ours.samples.median(k) for k in ("bip32", "derive", "total"))
     figures["dydx3_total"] = their.median("total")
+    figures["dydx3_import"] = theirs["import_seconds"]
     figures["dydx3_conservative"] = their.median("conservative")
     split = (
         f"client + `derive_stark_key` {ms(their.median('client'))}, "

@@ -4,7 +4,8 @@
 
 Sections: P1 derivation (ours, dydx-v3-python 2.1.0 in its own venv, the floor, batches on every core),
 P2 start-up and a keystore derive with its KDF shares, P3 the QR transport (bench/bench_qr.py), P4 the audit
-tool, P5 `recover` over every key variant of 1,000 accounts. Every figure is set against a baseline
+tool, P5 `recover` over every key variant of 1,000 accounts, P6 escape-proof verification, P7 every batch
+command end to end at N = 1, 100, 1,000 and 10,000 (bench/p7_scale.py). Every figure is set against a baseline
 measured in the same run, and reported as a ratio; nothing is asserted (targets are marked met or not met).
 Writes bench/RESULTS.md and prints it.
 """
@@ -21,6 +22,7 @@ import p1_derivation
 import p2_startup
 import p5_recover
 import p6_escape
+import p7_scale
 import reference_venv
 from report import load_average, machine_rows, ms, table, verdict
 
@@ -93,7 +95,13 @@ def p4_audit(quick: bool, notes: list[str]) -> str:
     )
 
 
-def summary(p1: dict[str, float], p2: dict[str, float], p5: dict[str, float], p6: dict[str, float]) -> str:
+def summary(
+    p1: dict[str, float],
+    p2: dict[str, float],
+    p5: dict[str, float],
+    p6: dict[str, float],
+    p7: dict[str, float],
+) -> str:
     rows = []
     if "dydx3_total" in p1:
         speedup = p1["dydx3_total"] / p1["ours_total"]
@@ -165,6 +173,7 @@ def summary(p1: dict[str, float], p2: dict[str, float], p5: dict[str, float], p6
             verdict(p6["verify"] <= p6_escape.TARGET_SECONDS),
         ]
     )
+    rows += p7_scale.summary_rows(p7)
     return table(["figure", "measured", "target", "verdict"], rows)
 
 
@@ -179,6 +188,11 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="fewer repetitions everywhere (a smoke run)")
     parser.add_argument("--skip-qr", action="store_true", help="leave out bench/bench_qr.py")
+    parser.add_argument(
+        "--p7-sizes",
+        default=",".join(map(str, p7_scale.SIZES)),
+        help="N for P7's end-to-end runs, comma-separated (default 1,100,1000,10000)",
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
     args = parser.parse_args()
     if args.accounts < 20:
@@ -205,6 +219,9 @@ def main() -> None:
     p5_text, p5 = p5_recover.run(args.accounts, 1 if args.quick else 3)
     print("P6: escape-proof verification ...", file=sys.stderr)
     p6_text, p6 = p6_escape.run(3 if args.quick else 7)
+    print("P7: batch commands end to end ...", file=sys.stderr)
+    sizes = tuple(int(part) for part in args.p7_sizes.split(","))
+    p7_text, p7 = p7_scale.run(sizes, 1 if args.quick else 3, p1, notes)
     elapsed = time.perf_counter() - started
 
     machine = [
@@ -222,7 +239,7 @@ def main() -> None:
         "",
         "## Summary",
         "",
-        summary(p1, p2, p5, p6),
+        summary(p1, p2, p5, p6, p7),
         "",
         p1_text,
         p2_text,
@@ -230,6 +247,7 @@ def main() -> None:
         p4_text,
         p5_text,
         p6_text,
+        p7_text,
     ]
     if notes:
         document += ["### Notes", "", *[f"- {note}" for note in notes], ""]

@@ -18,7 +18,15 @@ _ALWAYS_ESCAPE = frozenset(
 
 
 def escape_for_display(text: str, max_len: int = 400) -> str:
-    out: list[str] = []
+    shown = text[:max_len]
+    if shown.isascii() and shown.isprintable():
+        # Printable ASCII (0x20-0x7e) holds no control, format or bidi character: only the backslash is
+        # escaped. The common case, and an audit prints thousands of lines.
+        out = [shown.replace("\\", "\\\\")]
+        if len(text) > max_len:
+            out.append(f"…(+{len(text) - max_len} characters)")
+        return "".join(out)
+    out = []
     for ch in text[:max_len]:
         category = unicodedata.category(ch)
         if ch in _ALWAYS_ESCAPE or category in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") or ch == "\\":

@@ -158,6 +158,37 @@ def test_every_rung_and_the_onboarding_signature_are_checked(flow: Flow) -> None
     assert ("request-signatures", "cold/onboarding.json") not in failures
 
 
+def test_checks_on_every_core_give_exactly_the_serial_verdicts(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large bundles decode, check request signatures and scan for secrets in workers: the same check
+    lines, passing or failing, as one process gives."""
+    from dydx_airgap.shared.evidence import verify as verify_module
+
+    good = dict(load_bundle(flow.bundle).files)
+    swapped = dict(good)
+    raw = json.loads(swapped["cold/apikey.json"])
+    raw["body"]["rungs"][0]["signature"] = raw["body"]["rungs"][1]["signature"]
+    swapped["cold/apikey.json"] = json.dumps(raw).encode()  # not canonical any more: the payload fails
+    real = verify_module.run_in_workers
+    answered: list[int] = []
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        chunks = real(*args, **kwargs)
+        answered.append(chunks is not None)
+        return chunks
+
+    for files in (good, swapped):
+        serial = [c.line() for c in verify(flow, files).checks]
+        monkeypatch.setattr(verify_module, "PARALLEL_MIN_ITEMS", 1)
+        monkeypatch.setattr(verify_module, "WORKERS", 2)
+        monkeypatch.setattr(verify_module, "run_in_workers", counting)
+        parallel = [c.line() for c in verify(flow, files).checks]
+        monkeypatch.undo()
+        assert parallel == serial
+    assert answered and all(answered)  # the workers did answer: this compared the two paths
+
+
 def test_missing_relay_part_fails_unless_cold_only(flow: Flow) -> None:
     files = {k: v for k, v in load_bundle(flow.bundle).files.items() if not k.startswith("relay/")}
     assert not verify(flow, files).ok

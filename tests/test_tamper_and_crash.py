@@ -18,7 +18,7 @@ from dydx_airgap.offline.keys.cold_key import ColdKey, derive_account
 from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_signature, verify_onboarding_signature
 from dydx_airgap.shared.errors import AirgapError, FormatError, InputError, SignatureError
 from dydx_airgap.shared.ethereum.typed_signature import SECP256K1_N, TypedSignature
-from dydx_airgap.shared.fsutil import atomic_write_bytes
+from dydx_airgap.shared.fsutil import atomic_write_bytes, atomic_write_many
 from dydx_airgap.shared.secret import Secret
 from dydx_airgap.shared.transport.payload import decode_payload, new_payload
 
@@ -179,6 +179,52 @@ def test_sigkill_during_writes_leaves_old_or_new_never_partial(tmp_path: Path, f
     figure(
         f"crash safety: {CRASH_RUNS} SIGKILLs mid-write, 0 partial files "
         f"(old {seen[b'O']}, new {seen[b'N']}); stale temporaries removed by the next write"
+    )
+
+
+def _batch_writer(targets: list[Path], old: bytes, new: bytes) -> None:
+    while True:
+        atomic_write_many([(target, new) for target in targets], 0o600)
+        atomic_write_many([(target, old) for target in targets], 0o600)
+
+
+def test_sigkill_during_batch_writes_leaves_each_file_old_or_new(tmp_path: Path, figure) -> None:
+    """The batch path (derive's public files): temporaries fsynced on threads, renamed, one directory
+    fsync; a kill anywhere leaves every file whole."""
+    targets = [tmp_path / f"public-{i:04d}.json" for i in range(40)]
+    old, new = b"O" * 20_000, b"N" * 10_000
+    atomic_write_many([(target, old) for target in targets], 0o600)
+    mixed = 0
+    runs = max(CRASH_RUNS // 3, 50)
+    for _ in range(runs):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _batch_writer(targets, old, new)
+            finally:
+                os._exit(0)
+        time.sleep(secrets.randbelow(20000) / 1_000_000)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        contents = {target.read_bytes() for target in targets}
+        assert contents <= {old, new}, "a partial file"
+        assert all((target.stat().st_mode & 0o777) == 0o600 for target in targets)
+        mixed += len(contents) == 2
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from dydx_airgap.shared.fsutil import atomic_write_many;"
+            "atomic_write_many([(Path(p), b'O') for p in sys.argv[1:]], 0o600)",
+            *map(str, targets),
+        ],
+        check=True,
+        timeout=60,
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(t.name for t in targets)
+    figure(
+        f"crash safety: {runs} SIGKILLs mid-batch of 40 files, 0 partial files ({mixed} kills fell "
+        "between renames: old and new files side by side, each whole); stale temporaries swept"
     )
 
 

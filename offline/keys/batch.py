@@ -14,19 +14,18 @@ contiguous ranges, one per forked worker process:
 
 A worker that fails, dies or answers malformed data never changes an outcome: the parent then computes the
 whole batch serially, which either succeeds or raises the project's typed error with its usual message.
-Workers ignore Ctrl-C; the parent handles it and ends them.
+Workers ignore Ctrl-C; the parent handles it and ends them. The workers themselves (fork, one-way pipes,
+answers slice by slice for a progress display) are shared/parallel.py's, which the auditor's tool uses too.
+
+Large batches compute k·G with the precomputed generator table (shared/stark/fixed_base.py, about six times
+faster than fastecdsa's general multiplication once built); it is built before forking, so every worker
+inherits one copy.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import signal
-import sys
 import threading
 from collections.abc import Callable, Sequence
-from multiprocessing.connection import Connection, wait
-from typing import cast
 
 from dydx_airgap.offline.keys.cold_key import ColdKey, DerivedAccount, StarkKeyPair, derive_account
 from dydx_airgap.shared.dydx_v3.derivation import api_credentials_from_onboarding_signature
@@ -35,51 +34,33 @@ from dydx_airgap.shared.dydx_v3.variants import (
     StarkKeyVariant,
     stark_private_key_for_variant,
 )
-from dydx_airgap.shared.errors import InputError
+from dydx_airgap.shared.parallel import (  # re-exported: the cold side's batch code names them here
+    MAX_WORKERS,
+    PARALLEL_MIN_ITEMS,
+    SLICE_ITEMS,
+    available_cpus,
+    run_in_workers,
+    split_range,
+    worker_count,
+)
+from dydx_airgap.shared.progress import Advance
 from dydx_airgap.shared.secret import Secret
-from dydx_airgap.shared.stark import private_key_to_ec_point_on_stark_curve
+from dydx_airgap.shared.stark import is_point_on_curve, private_key_to_ec_point_on_stark_curve
+from dydx_airgap.shared.stark.fixed_base import GeneratorTable, generator_table
 
-#: Smaller batches stay serial: forking breaks even near 16 accounts on two cores and gains ~1.4× at 32,
-#: ~1.75× at 1,000 (measured with the bench's batch rows on an idle machine).
-PARALLEL_MIN_ITEMS = 32
-#: More workers than this only add memory and fork time on the machines a cold signer runs on.
-MAX_WORKERS = 8
-
+#: From this many STARK keys on, building the generator table (about 0.1 s) pays for itself.
+TABLE_MIN_KEYS = 256
 _SIGNATURE_BYTES = 66
 _COORDINATE_BYTES = 32
 # stark-key signature ‖ onboarding signature ‖ personal-sign stark-key signature (zeros unless the variant
 # is the legacy one) ‖ public x ‖ public y
 _ACCOUNT_RECORD_BYTES = 3 * _SIGNATURE_BYTES + 2 * _COORDINATE_BYTES
 _POINT_RECORD_BYTES = 2 * _COORDINATE_BYTES
-_OK, _FAILED = b"\x00", b"\x01"
-
-Work = Callable[[int, int], bytes]
-"""Computes the records of items [start, stop) and returns them concatenated."""
 
 
-def available_cpus() -> int:
-    """The CPUs this process may run on (its affinity mask, not the machine's total)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
-
-
-def worker_count(requested: int | None, items: int) -> int:
-    """How many workers a batch of ``items`` gets: 1 means the serial path.
-
-    ``None`` picks automatically (every available CPU, for batches of at least PARALLEL_MIN_ITEMS); an
-    explicit number is honoured up to one worker per item. Platforms other than Linux (no fork, or a fork
-    that system libraries do not support) and processes that already run threads (forking those can
-    deadlock the child) always get the serial path.
-    """
-    if requested is not None and (isinstance(requested, bool) or requested < 1):
-        raise InputError("the number of workers must be a positive integer")
-    if not sys.platform.startswith("linux") or threading.active_count() > 1:
-        return 1
-    if requested is None:
-        requested = min(available_cpus(), MAX_WORKERS) if items >= PARALLEL_MIN_ITEMS else 1
-    return max(1, min(requested, items))
+def table_for(keys: int) -> GeneratorTable | None:
+    """The generator table when a batch of ``keys`` STARK keys is large enough to pay for building it."""
+    return generator_table() if keys >= TABLE_MIN_KEYS else None
 
 
 def derive_accounts_parallel(
@@ -87,113 +68,157 @@ def derive_accounts_parallel(
     chain_id: int,
     workers: int | None = None,
     variant: StarkKeyVariant = DEFAULT_VARIANT,
+    progress: Advance | None = None,
 ) -> list[DerivedAccount]:
     """``[derive_account(key, chain_id, variant) for key in keys]``, spread over forked workers for large
-    batches."""
-    count = worker_count(workers, len(keys))
-    if count > 1:
-        chunks = run_in_workers(
-            len(keys),
-            lambda start, stop: b"".join(
-                _encode_account(derive_account(key, chain_id, variant)) for key in keys[start:stop]
-            ),
-            count,
-        )
-        records = _split_records(chunks, _ACCOUNT_RECORD_BYTES, len(keys))
-        if records is not None:
-            return [
-                _decode_account(key, chain_id, variant, record)
-                for key, record in zip(keys, records, strict=True)
-            ]
-    return [derive_account(key, chain_id, variant) for key in keys]
+    batches; ``progress(n)`` is called as accounts finish."""
+    pairs = derive_accounts_with(keys, chain_id, _nothing, workers, variant, progress)
+    return [account for account, _attached in pairs]
+
+
+def _nothing(index: int, account: DerivedAccount) -> bytes:
+    return b""
+
+
+Attach = Callable[[int, DerivedAccount], bytes]
+"""Computes, from the index of a key in the batch and its derived account, public bytes to return with it
+(derive's origin-signed public payload); it runs in the worker that derived the account."""
+
+
+def derive_accounts_with(
+    keys: Sequence[ColdKey],
+    chain_id: int,
+    attach: Attach,
+    workers: int | None = None,
+    variant: StarkKeyVariant = DEFAULT_VARIANT,
+    progress: Advance | None = None,
+    meanwhile: Callable[[], None] | None = None,
+) -> list[tuple[DerivedAccount, bytes]]:
+    """Each key's account and ``attach(index, account)``, both computed in the worker that holds the key:
+    what a batch does per account then runs on every core, not only the derivation.
+
+    ``meanwhile`` runs on a thread of the parent while the accounts are derived (started once the workers
+    are forked: a fork must not copy a running thread); derive gives it the vault's Argon2id, which
+    releases the GIL and would otherwise run alone afterwards.
+    """
+    table = table_for(len(keys))
+
+    def one(index: int) -> tuple[DerivedAccount, bytes]:
+        account = derive_account(keys[index], chain_id, variant, table)
+        return account, attach(index, account)
+
+    with Beside(meanwhile) as helper:
+        count = worker_count(workers, len(keys))
+        if count > 1:
+            chunks = run_in_workers(
+                len(keys),
+                lambda start, stop: b"".join(
+                    _encode_account(account) + len(attached).to_bytes(4, "big") + attached
+                    for account, attached in map(one, range(start, stop))
+                ),
+                count,
+                progress,
+                after_fork=helper.start,
+            )
+            pairs = _decode_accounts(keys, chain_id, variant, chunks)
+            if pairs is not None:
+                return pairs
+        helper.start()
+        out = []
+        for index in range(len(keys)):
+            out.append(one(index))
+            if progress is not None:
+                progress(1)
+        return out
+
+
+class Beside:
+    """Runs ``work`` on a thread from :meth:`start` until the block ends, and re-raises its error there.
+
+    ``with Beside(work) as helper: …; helper.start(); …`` — a second start does nothing, and without any
+    the work runs when the block ends. The thread is always joined before the block is left, so nothing
+    forks while it runs.
+    """
+
+    def __init__(self, work: Callable[[], object] | None) -> None:
+        self._work = work
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.result: object = None
+
+    def __enter__(self) -> Beside:
+        return self
+
+    def start(self) -> None:
+        if self._work is None or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="beside", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        assert self._work is not None
+        try:
+            self.result = self._work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits for it
+            self._error = exc
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: object) -> None:
+        if self._work is None:
+            return
+        if self._thread is None:
+            if kind is None:
+                self._run()
+        else:
+            self._thread.join()
+        if self._error is not None and kind is None:
+            raise self._error
+
+
+def _decode_accounts(
+    keys: Sequence[ColdKey], chain_id: int, variant: StarkKeyVariant, chunks: list[bytes] | None
+) -> list[tuple[DerivedAccount, bytes]] | None:
+    """The workers' records (account record ‖ 4-byte length ‖ attached bytes, in order), or None if they
+    are not exactly one well-formed record per key."""
+    if chunks is None:
+        return None
+    data = b"".join(chunks)
+    out = []
+    offset = 0
+    for key in keys:
+        end = offset + _ACCOUNT_RECORD_BYTES + 4
+        if end > len(data):
+            return None
+        size = int.from_bytes(data[end - 4 : end], "big")
+        if end + size > len(data):
+            return None
+        account = _decode_account(key, chain_id, variant, data[offset : end - 4])
+        if account is None:
+            return None
+        out.append((account, data[end : end + size]))
+        offset = end + size
+    return out if offset == len(data) else None
 
 
 def stark_public_points_parallel(
     private_keys: Sequence[int], workers: int | None = None
 ) -> list[tuple[int, int]]:
     """The public point (x, y) of each STARK private key, spread over forked workers for large batches."""
+    table = table_for(len(private_keys))
+
+    def point(key: int) -> tuple[int, int]:
+        return table.multiply(key) if table is not None else private_key_to_ec_point_on_stark_curve(key)
+
     count = worker_count(workers, len(private_keys))
     if count > 1:
         chunks = run_in_workers(
             len(private_keys),
-            lambda start, stop: b"".join(
-                _encode_point(private_key_to_ec_point_on_stark_curve(key)) for key in private_keys[start:stop]
-            ),
+            lambda start, stop: b"".join(_encode_point(point(key)) for key in private_keys[start:stop]),
             count,
         )
         records = _split_records(chunks, _POINT_RECORD_BYTES, len(private_keys))
         if records is not None:
             return [_decode_point(record) for record in records]
-    return [private_key_to_ec_point_on_stark_curve(key) for key in private_keys]
-
-
-def split_range(items: int, parts: int) -> list[tuple[int, int]]:
-    """[start, stop) bounds of ``parts`` contiguous ranges covering 0..items, sizes differing by at most 1."""
-    size, extra = divmod(items, parts)
-    bounds = []
-    start = 0
-    for part in range(parts):
-        stop = start + size + (1 if part < extra else 0)
-        bounds.append((start, stop))
-        start = stop
-    return bounds
-
-
-def run_in_workers(items: int, work: Work, workers: int) -> list[bytes] | None:
-    """Run ``work`` over ``workers`` contiguous ranges of 0..items in forked processes.
-
-    Returns each range's bytes in order, or None if any worker failed (the caller then runs serially).
-    """
-    context = multiprocessing.get_context("fork")
-    # A child flushes the stdio buffers it inherited when it ends: empty them first, or output repeats.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    processes: list[multiprocessing.process.BaseProcess] = []
-    readers: dict[Connection, int] = {}
-    answers: dict[int, bytes] = {}
-    try:
-        for position, (start, stop) in enumerate(split_range(items, workers)):
-            # duplex=False is what makes this an os.pipe: a duplex Pipe would be a socketpair.
-            reader, writer = context.Pipe(duplex=False)
-            process = context.Process(target=_worker_main, args=(work, start, stop, writer), daemon=True)
-            process.start()
-            # Keep only the reading end: a dead worker then reads as end-of-file instead of hanging, and
-            # later workers do not inherit a writing end that is not theirs.
-            writer.close()
-            processes.append(process)
-            readers[reader] = position
-        while len(answers) < len(readers):
-            for ready in wait([r for r, p in readers.items() if p not in answers]):
-                connection = cast(Connection, ready)
-                try:
-                    answer = connection.recv_bytes()
-                except (EOFError, OSError):
-                    return None
-                if answer[:1] != _OK:
-                    return None
-                answers[readers[connection]] = answer[1:]
-    finally:
-        for reader in readers:
-            reader.close()
-        for started in processes:
-            if started.is_alive():
-                started.terminate()
-            started.join()
-    return [answers[position] for position in range(len(readers))]
-
-
-def _worker_main(work: Work, start: int, stop: int, writer: Connection) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        answer = _OK + work(start, stop)
-    except BaseException:  # noqa: BLE001 - report failure only: an exception's text could quote a secret
-        answer = _FAILED
-    try:
-        writer.send_bytes(answer)
-    except OSError:
-        pass  # the parent is gone or gave up on us; nothing is left to do
-    finally:
-        writer.close()
+    return [point(key) for key in private_keys]
 
 
 def _split_records(chunks: list[bytes] | None, size: int, expected: int) -> list[bytes] | None:
@@ -203,6 +228,31 @@ def _split_records(chunks: list[bytes] | None, size: int, expected: int) -> list
     if len(data) != size * expected:
         return None
     return [data[offset : offset + size] for offset in range(0, len(data), size)]
+
+
+def pack_fields(*fields: bytes) -> bytes:
+    """One record of variable-length fields for a worker's answer: each as a 4-byte length and its bytes."""
+    return b"".join(len(field).to_bytes(4, "big") + field for field in fields)
+
+
+def unpack_records(chunks: list[bytes] | None, count: int, fields: int) -> list[list[bytes]] | None:
+    """``count`` records of ``fields`` fields each from the workers' answers, or None if the bytes are not
+    exactly that (the caller then runs serially)."""
+    if chunks is None:
+        return None
+    data = b"".join(chunks)
+    records = []
+    offset = 0
+    for _ in range(count):
+        record = []
+        for _field in range(fields):
+            size = int.from_bytes(data[offset : offset + 4], "big")
+            if offset + 4 > len(data) or offset + 4 + size > len(data):
+                return None
+            record.append(data[offset + 4 : offset + 4 + size])
+            offset += 4 + size
+        records.append(record)
+    return records if offset == len(data) else None
 
 
 def _encode_account(account: DerivedAccount) -> bytes:
@@ -217,9 +267,11 @@ def _encode_account(account: DerivedAccount) -> bytes:
     )
 
 
-def _decode_account(key: ColdKey, chain_id: int, variant: StarkKeyVariant, record: bytes) -> DerivedAccount:
+def _decode_account(
+    key: ColdKey, chain_id: int, variant: StarkKeyVariant, record: bytes
+) -> DerivedAccount | None:
     """The DerivedAccount ``derive_account(key, chain_id, variant)`` returns, rebuilt from a worker's
-    record."""
+    record; None (the batch then runs serially) if the public key it sent is not a point of the curve."""
     stark_signature = record[:_SIGNATURE_BYTES]
     onboarding_signature = record[_SIGNATURE_BYTES : 2 * _SIGNATURE_BYTES]
     personal = (
@@ -228,6 +280,8 @@ def _decode_account(key: ColdKey, chain_id: int, variant: StarkKeyVariant, recor
         else None
     )
     x, y = _decode_point(record[3 * _SIGNATURE_BYTES :])
+    if not is_point_on_curve(x, y):
+        return None
     private = stark_private_key_for_variant(
         variant, stark_signature, personal.reveal() if personal is not None else None
     )
@@ -252,3 +306,21 @@ def _decode_point(record: bytes) -> tuple[int, int]:
         int.from_bytes(record[:_COORDINATE_BYTES], "big"),
         int.from_bytes(record[_COORDINATE_BYTES : 2 * _COORDINATE_BYTES], "big"),
     )
+
+
+__all__ = [
+    "MAX_WORKERS",
+    "PARALLEL_MIN_ITEMS",
+    "SLICE_ITEMS",
+    "Beside",
+    "available_cpus",
+    "derive_accounts_parallel",
+    "derive_accounts_with",
+    "pack_fields",
+    "run_in_workers",
+    "split_range",
+    "stark_public_points_parallel",
+    "table_for",
+    "unpack_records",
+    "worker_count",
+]

@@ -31,6 +31,8 @@ from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.dydx_v3.variants import StarkKeyVariant
 from dydx_airgap.shared.errors import InputError, VerificationError
 from dydx_airgap.shared.fsutil import read_secret_file, write_secret_file
+from dydx_airgap.shared.progress import BatchProgress
+from dydx_airgap.shared.progress import wanted as progress_wanted
 
 _file = click.Path(path_type=Path, dir_okay=False)
 
@@ -120,9 +122,12 @@ def derive(
         option_hint="--vault-password-file FILE",
         check=lambda secret: require_strong_passphrase(secret, "vault passphrase"),
     )
-    records = derive_to_directory(network, keys, out_dir, vault_pass, overwrite, variant=variant)
+    with BatchProgress(progress_wanted(as_json)) as progress:
+        records = derive_to_directory(
+            network, keys, out_dir, vault_pass, overwrite, variant=variant, progress=progress
+        )
     if as_json:
-        click.echo(json.dumps([json.loads(r.payload.to_bytes()) for r in records], indent=2))
+        click.echo(json.dumps([json.loads(r.data) for r in records], indent=2))
         return
     click.echo(f"network {network.label}; vault {out_dir / VAULT_NAME} (0600, Argon2id + AES-256-GCM)")
     click.echo(f"key variant {variant.value}: {variant.description}")
@@ -228,7 +233,9 @@ def recover(
     targets = _match_targets(matches, match_file)
     harden_process()
     keys = list(load_keys(key_source_from(kwargs), indices))
-    result = search(keys, networks, targets, workers)
+    with BatchProgress(progress_wanted(as_json)) as progress:
+        advance = progress.stage("searching", len(keys)) if progress.enabled else None
+        result = search(keys, networks, targets, workers, advance)
     if as_json:
         click.echo(
             json.dumps(

@@ -16,12 +16,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dydx_airgap.offline.keys.batch import run_in_workers, worker_count
+from dydx_airgap.offline.keys.batch import SLICE_ITEMS, run_in_workers, worker_count
 from dydx_airgap.offline.keys.cold_key import ColdKey, all_variant_stark_private_keys
 from dydx_airgap.offline.keys.sources import AccountKey
 from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.dydx_v3.variants import ALL_VARIANTS, StarkKeyVariant
 from dydx_airgap.shared.errors import InputError
+from dydx_airgap.shared.progress import Advance
 from dydx_airgap.shared.stark import private_to_stark_key
 from dydx_airgap.shared.stark.fixed_base import GeneratorTable, generator_table
 
@@ -115,10 +116,17 @@ def variant_public_keys(
     key: ColdKey, chain_id: int, table: GeneratorTable | None = None
 ) -> list[tuple[StarkKeyVariant, int]]:
     """(variant, STARK key x) for all six variants; ``table`` speeds up k·G in large searches."""
-    return [
-        (variant, table.multiply(private)[0] if table is not None else private_to_stark_key(private))
-        for variant, private in all_variant_stark_private_keys(key, chain_id)
-    ]
+    publics: dict[int, int] = {}  # variants that give the same private key (dydx3-python and web-app,
+    # unless the signature starts with byte 00) share one multiplication
+    out = []
+    for variant, private in all_variant_stark_private_keys(key, chain_id):
+        public = publics.get(private)
+        if public is None:
+            public = publics[private] = (
+                table.multiply(private)[0] if table is not None else private_to_stark_key(private)
+            )
+        out.append((variant, public))
+    return out
 
 
 def variant_of(key: ColdKey, chain_id: int, stark_key: int) -> StarkKeyVariant | None:
@@ -145,20 +153,32 @@ def _public_records(
 
 
 def candidate_keys(
-    keys: Sequence[AccountKey], networks: Sequence[Network], workers: int | None = None
+    keys: Sequence[AccountKey],
+    networks: Sequence[Network],
+    workers: int | None = None,
+    progress: Advance | None = None,
 ) -> list[Candidate]:
-    """Every (account, network, variant) candidate's public STARK key, on every core for large searches."""
+    """Every (account, network, variant) candidate's public STARK key, on every core for large searches;
+    ``progress(n)`` is called as accounts are done."""
     per_key = len(networks) * len(ALL_VARIANTS)
     # Built before forking, so every worker inherits it instead of building its own.
     table = generator_table() if len(keys) * per_key >= TABLE_MIN_CANDIDATES else None
     data: bytes | None = None
     count = worker_count(workers, len(keys))
     if count > 1:
-        chunks = run_in_workers(len(keys), lambda a, b: _public_records(keys, networks, a, b, table), count)
+        chunks = run_in_workers(
+            len(keys), lambda a, b: _public_records(keys, networks, a, b, table), count, progress
+        )
         if chunks is not None and sum(map(len, chunks)) == len(keys) * per_key * _X_BYTES:
             data = b"".join(chunks)
     if data is None:
-        data = _public_records(keys, networks, 0, len(keys), table)
+        parts = []
+        for start in range(0, len(keys), SLICE_ITEMS):
+            stop = min(start + SLICE_ITEMS, len(keys))
+            parts.append(_public_records(keys, networks, start, stop, table))
+            if progress is not None:
+                progress(stop - start)
+        data = b"".join(parts)
     out: list[Candidate] = []
     offset = 0
     for key in keys:
@@ -175,10 +195,11 @@ def search(
     networks: Sequence[Network],
     targets: Sequence[Target],
     workers: int | None = None,
+    progress: Advance | None = None,
 ) -> SearchResult:
     if not targets:
         raise InputError("nothing to look for: give --match KEY or --match-file FILE")
-    candidates = candidate_keys(keys, networks, workers)
+    candidates = candidate_keys(keys, networks, workers, progress)
     by_value: dict[int, list[Candidate]] = {}
     for candidate in candidates:
         by_value.setdefault(candidate.stark_key, []).append(candidate)

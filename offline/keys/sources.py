@@ -1,8 +1,9 @@
 """Where the cold signer's Ethereum key comes from: a V3 keystore, a BIP-39 mnemonic, or a new key.
 
 All three give :class:`~dydx_airgap.offline.keys.cold_key.ColdKey` objects. Secrets come from files (0600)
-or a no-echo prompt; the CLI refuses any that appear on the command line. eth_account is imported here,
-lazily, because it alone costs about half a second of start-up.
+or a no-echo prompt; the CLI refuses any that appear on the command line. Mnemonics go through
+offline/keys/hd.py (BIP-39 and BIP-32 on hashlib and coincurve); eth_account is imported here, lazily, only
+for keystores and keygen, because it alone costs about half a second of start-up.
 """
 
 from __future__ import annotations
@@ -82,27 +83,10 @@ def decrypt_keystore_bytes(raw: bytes, password: Secret[str], path: Path) -> Sec
     return Secret(bytes(key))
 
 
-def _normalise_mnemonic(text: str) -> str:
-    return " ".join(text.strip().lower().split())
-
-
 def _mnemonic_seed(phrase: Secret[str], passphrase: Secret[str]) -> Secret[bytes]:
-    from eth_account.hdaccount import seed_from_mnemonic
-    from eth_account.hdaccount.mnemonic import Mnemonic
+    from dydx_airgap.offline.keys.hd import seed_from_mnemonic
 
-    words = _normalise_mnemonic(phrase.reveal())
-    checker = Mnemonic()
-    count = len(words.split())
-    if count not in (12, 15, 18, 21, 24):
-        raise InputError(f"a BIP-39 mnemonic has 12, 15, 18, 21 or 24 words, this one has {count}")
-    unknown = [i + 1 for i, w in enumerate(words.split()) if w not in checker.wordlist]
-    if unknown:
-        raise InputError(
-            f"mnemonic word(s) at position {', '.join(map(str, unknown[:5]))} are not BIP-39 English words"
-        )
-    if not checker.is_mnemonic_valid(words):
-        raise InputError("mnemonic checksum is wrong: a word is mistyped or out of order")
-    return Secret(seed_from_mnemonic(words, passphrase.reveal()))
+    return seed_from_mnemonic(phrase, passphrase)
 
 
 def load_keys(options: KeySourceOptions, indices: list[int]) -> Iterator[AccountKey]:
@@ -121,7 +105,7 @@ def load_keys(options: KeySourceOptions, indices: list[int]) -> Iterator[Account
         secret = _decrypt_keystore(options.keystore, password)
         yield AccountKey(0, None, ColdKey(secret, source=f"keystore {options.keystore.name}"))
         return
-    from eth_account.hdaccount import key_from_seed
+    from dydx_airgap.offline.keys.hd import Bip32Deriver
 
     if options.mnemonic_file is not None:
         phrase = get_secret("mnemonic", options.mnemonic_file, option_hint="--mnemonic-file FILE")
@@ -140,13 +124,11 @@ def load_keys(options: KeySourceOptions, indices: list[int]) -> Iterator[Account
                 "--path names one key: give it a single account index (--account N, or --accounts N "
                 "for derive)"
             )
+    # One deriver for the whole batch: the path's common parent is computed once (offline/keys/hd.py).
+    deriver = Bip32Deriver(seed)
     for index in indices:
         path = options.derivation_path or DEFAULT_PATH_TEMPLATE.format(index=index)
-        try:
-            raw = key_from_seed(seed.reveal(), path)
-        except ValueError as exc:
-            raise InputError(f"cannot derive {path} from this mnemonic") from exc
-        yield AccountKey(index, path, ColdKey(Secret(bytes(raw)), source=f"mnemonic {path}"))
+        yield AccountKey(index, path, ColdKey(deriver.private_key(path), source=f"mnemonic {path}"))
 
 
 def generate_key(password: Secret[str]) -> tuple[Secret[str], Secret[bytes], bytes]:

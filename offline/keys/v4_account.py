@@ -4,10 +4,9 @@ Spec §A2: keccak-256(r‖s) of the onboarding signature is BIP-39 entropy; its 
 with an empty passphrase, seeds BIP-32; ``m/44'/118'/0'/0/0`` is the account key; its compressed public
 key names the ``dydx1…`` (and ``noble1…``) address. A Cosmos-wallet account enters at the mnemonic step.
 
-BIP-39 and BIP-32 come from eth-account's HD-wallet helpers (imported lazily: they are cold-side only and
-slow to import). We check the mnemonic ourselves before handing it over, because
-``seed_from_mnemonic`` guesses the language (and refuses English phrases whose words all also occur in
-another list), expands abbreviated words, and quotes the whole phrase in its error text.
+BIP-39 and BIP-32 come from offline/keys/hd.py (hashlib and coincurve; tests/offline/test_hd.py proves them
+identical to eth-account's HD-wallet helpers, which cost half a second to import and guessed the language of
+a phrase, expanded abbreviated words and quoted the whole phrase in their error text).
 
 Every secret (signature, entropy, mnemonic, seed, private key) stays inside :class:`Secret`, so none can
 reach a repr, a log line or an exception message; errors raised here never carry secret material and are
@@ -57,59 +56,40 @@ def _public_key(private_key: Secret[bytes]) -> bytes:
 
 def mnemonic_from_entropy(entropy: Secret[bytes]) -> Secret[str]:
     """The 24 English words that encode 32 bytes of entropy (BIP-39)."""
-    from eth_account.hdaccount.mnemonic import Mnemonic
-    from eth_account.types import Language
+    from dydx_airgap.offline.keys import hd
 
     raw = entropy.reveal()
     if not isinstance(raw, bytes) or len(raw) != ENTROPY_LENGTH:
         raise InputError("v4 entropy is 32 bytes (keccak-256 of the onboarding signature's r‖s)")
-    return Secret(Mnemonic(Language.ENGLISH).to_mnemonic(raw))
+    return hd.mnemonic_from_entropy(entropy)
 
 
 def check_mnemonic(mnemonic: Secret[str]) -> Secret[str]:
     """The phrase in normal form (lowercase, single spaces) if it is a valid English BIP-39 mnemonic."""
-    from eth_account.hdaccount.mnemonic import Mnemonic
-    from eth_account.types import Language
+    from dydx_airgap.offline.keys import hd
 
-    words = mnemonic.reveal().strip().lower().split()
-    if len(words) not in MNEMONIC_WORD_COUNTS:
-        raise InputError(f"a BIP-39 mnemonic has 12, 15, 18, 21 or 24 words, this one has {len(words)}")
-    english = Mnemonic(Language.ENGLISH)
-    unknown = [str(i + 1) for i, w in enumerate(words) if w not in english.wordlist]
-    if unknown:
-        # Positions only, never the words: the words are the key.
-        raise InputError(
-            f"mnemonic word(s) at position {', '.join(unknown[:5])} are not BIP-39 English words"
-        )
-    phrase = " ".join(words)
-    if not english.is_mnemonic_valid(phrase):
-        raise InputError("mnemonic checksum is wrong: a word is mistyped or out of order")
-    return Secret(phrase)
+    return hd.check_mnemonic(mnemonic)
 
 
 def seed_from_mnemonic(mnemonic: Secret[str]) -> Secret[bytes]:
     """BIP-39 seed with the empty passphrase, as every dYdX client uses."""
-    from eth_account.hdaccount.mnemonic import Mnemonic
+    from dydx_airgap.offline.keys import hd
 
-    phrase = check_mnemonic(mnemonic)
-    return Secret(bytes(Mnemonic.to_seed(phrase.reveal(), "")))
+    return hd.seed_from_mnemonic(mnemonic, Secret(""))
 
 
 def private_key_from_seed(seed: Secret[bytes], path: str = HD_PATH) -> Secret[bytes]:
-    from eth_account.hdaccount import key_from_seed
+    from dydx_airgap.offline.keys import hd
 
-    try:
-        raw = bytes(key_from_seed(seed.reveal(), path))
-    except ValueError:
-        raise InputError(f"cannot derive {path} from this seed") from None
-    _check_private_key(raw)
-    return Secret(raw)
+    raw = hd.private_key_from_seed(seed, path)
+    _check_private_key(raw.reveal())
+    return raw
 
 
 def account_from_mnemonic(mnemonic: Secret[str]) -> V4Account:
     """The account of a v4 mnemonic (from the web app's "export secret phrase", or a Cosmos wallet)."""
     phrase = check_mnemonic(mnemonic)
-    seed = seed_from_mnemonic(phrase)
+    seed = seed_from_mnemonic(phrase)  # checks the phrase again: cheap beside PBKDF2's 2048 rounds
     private_key = private_key_from_seed(seed)
     public_key = _public_key(private_key)
     return V4Account(

@@ -23,6 +23,8 @@ from dydx_airgap.offline.options import (
     vault_password_option,
 )
 from dydx_airgap.shared.dydx_v4.networks import V4Network
+from dydx_airgap.shared.progress import BatchProgress
+from dydx_airgap.shared.progress import wanted as progress_wanted
 
 
 @click.command("derive-v4")
@@ -65,9 +67,10 @@ def derive_v4(
         option_hint="--vault-password-file FILE",
         check=lambda secret: require_strong_passphrase(secret, "vault passphrase"),
     )
-    records = derive_v4_to_directory(v4_network, sources, out_dir, vault_pass, overwrite)
+    with BatchProgress(progress_wanted(as_json)) as progress:
+        records = derive_v4_to_directory(v4_network, sources, out_dir, vault_pass, overwrite, progress)
     if as_json:
-        click.echo(json.dumps([json.loads(r.payload.to_bytes()) for r in records], indent=2))
+        click.echo(json.dumps([json.loads(r.data) for r in records], indent=2))
         return
     click.echo(
         f"dYdX v4 {v4_network.name} ({v4_network.chain_id}); vault {out_dir / VAULT_NAME} "

@@ -10,28 +10,39 @@ vault's v4 entries must re-derive the published keys (mnemonic → key, and sign
 
 The vault keeps its format: the v4 entries are a ``v4_accounts`` list beside the v3 ``accounts``. An
 existing vault in the directory is opened with the passphrase and its v3 entries are kept.
+
+A batch of Ethereum-key accounts is derived on every core (shared/parallel.py: each worker signs, derives
+the account — its PBKDF2 is most of the cost — and builds and validates the public payload; the account's
+secrets travel only from a worker to its parent, over a one-way pipe, as length-prefixed bytes), the
+public files are written as one batch beside the vault's Argon2id (fsutil.StagedWrites), and the
+read-back compares with memory instead of running PBKDF2 again (:func:`verify_written`).
 """
 
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dydx_airgap.offline.keys.batch import pack_fields, run_in_workers, unpack_records, worker_count
 from dydx_airgap.offline.keys.cold_key import ColdKey, derive_v4_account
 from dydx_airgap.offline.keys.derive import CONTENTS_FORMAT, VAULT_NAME
 from dydx_airgap.offline.keys.prompts import get_secret
 from dydx_airgap.offline.keys.sources import AccountKey, load_keys
-from dydx_airgap.offline.keys.v4_account import V4Account, account_from_mnemonic, mnemonic_from_entropy
+from dydx_airgap.offline.keys.v4_account import V4Account, account_from_mnemonic
 from dydx_airgap.offline.keys.vault import read_vault, write_vault
 from dydx_airgap.offline.options import KeySourceOptions, V4MnemonicOptions
 from dydx_airgap.shared.dydx_v4.networks import V4Network
-from dydx_airgap.shared.dydx_v4.onboarding import HD_PATH, entropy_from_signature
+from dydx_airgap.shared.dydx_v4.onboarding import HD_PATH
 from dydx_airgap.shared.errors import FormatError, InputError, VerificationError
-from dydx_airgap.shared.fsutil import atomic_write_bytes, make_secret_dir, read_untrusted_file
+from dydx_airgap.shared.fsutil import StagedWrites, make_secret_dir, read_untrusted_file
+from dydx_airgap.shared.progress import BatchProgress, disabled
 from dydx_airgap.shared.secret import Secret
-from dydx_airgap.shared.transport.payload import Payload, decode_payload, new_payload
+from dydx_airgap.shared.transport.payload import (
+    Payload,
+    new_payload_and_bytes,
+    rebuild_validated_payload,
+)
 
 ETHEREUM_KEY = "ethereum-key"
 V4_MNEMONIC = "v4-mnemonic"
@@ -54,6 +65,8 @@ class V4Record:
     onboarding_signature: Secret[bytes] | None
     payload: Payload
     path: Path
+    #: The payload's bytes, as encoded once and validated by the decoder (origin signature included).
+    data: bytes = field(repr=False, default=b"")
 
     @property
     def key_source(self) -> str:
@@ -85,8 +98,14 @@ def derive_one(network: V4Network, source: V4Source) -> tuple[V4Account, Secret[
 def public_payload(
     network: V4Network, record_source: V4Source, account: V4Account, origin: ColdKey
 ) -> Payload:
+    return public_payload_and_bytes(network, record_source, account, origin)[0]
+
+
+def public_payload_and_bytes(
+    network: V4Network, record_source: V4Source, account: V4Account, origin: ColdKey
+) -> tuple[Payload, bytes]:
     from_eth = record_source.key is not None
-    return new_payload(
+    return new_payload_and_bytes(
         "v4-public-key",
         network.eip712_chain_id,
         origin.address,
@@ -129,22 +148,101 @@ def _entry_id(entry: dict[str, Any]) -> tuple[Any, ...]:
     return (entry["chain_id"], entry["key_source"], entry["ethereum_address"], entry["account"])
 
 
+def _record_fields(network: V4Network, source: V4Source) -> list[bytes]:
+    """What a worker derives for one Ethereum-key source: the account's parts and its validated payload."""
+    account, signature, origin = derive_one(network, source)
+    _payload, data = public_payload_and_bytes(network, source, account, origin)
+    return [
+        signature.reveal() if signature is not None else b"",
+        account.mnemonic.reveal().encode("utf-8"),
+        account.seed.reveal(),
+        account.private_key.reveal(),
+        account.public_key,
+        account.address.encode("ascii"),
+        account.noble_address.encode("ascii"),
+        data,
+    ]
+
+
+def _record_from_fields(network: V4Network, source: V4Source, fields: list[bytes], out_dir: Path) -> V4Record:
+    signature, mnemonic, seed, private_key, public_key, address, noble, data = fields
+    account = V4Account(
+        mnemonic=Secret(mnemonic.decode("utf-8")),
+        seed=Secret(seed),
+        private_key=Secret(private_key),
+        public_key=public_key,
+        address=address.decode("ascii"),
+        noble_address=noble.decode("ascii"),
+    )
+    assert source.key is not None
+    payload = rebuild_validated_payload(data)
+    body = payload.body
+    if (
+        payload.kind != "v4-public-key"
+        or payload.address != source.key.key.address
+        or body["account"] != source.index
+        or (body["public_key"], body["address"], body["noble_address"])
+        != (account.public_key.hex(), account.address, account.noble_address)
+    ):
+        raise VerificationError(f"the v4 public file of account {source.index} does not match its derivation")
+    path = out_dir / public_file_name(network, source.index)
+    return V4Record(source, account, source.key.key, Secret(signature), payload, path, data)
+
+
+_RECORD_FIELDS = 8
+
+
+def derive_records(
+    network: V4Network,
+    sources: list[V4Source],
+    out_dir: Path,
+    progress: BatchProgress,
+    workers: int | None = None,
+) -> list[V4Record]:
+    """One record per source; a batch of Ethereum-key sources on every core (``workers``: as batch.py's)."""
+    advance = progress.stage("deriving", len(sources)) if progress.enabled else None
+    if all(source.key is not None for source in sources):
+        count = worker_count(workers, len(sources))
+        if count > 1:
+            chunks = run_in_workers(
+                len(sources),
+                lambda start, stop: b"".join(
+                    pack_fields(*_record_fields(network, source)) for source in sources[start:stop]
+                ),
+                count,
+                advance,
+            )
+            unpacked = unpack_records(chunks, len(sources), _RECORD_FIELDS)
+            if unpacked is not None:
+                return [
+                    _record_from_fields(network, source, fields, out_dir)
+                    for source, fields in zip(sources, unpacked, strict=True)
+                ]
+    records = []
+    for source in sources:
+        account, signature, origin = derive_one(network, source)
+        payload, data = public_payload_and_bytes(network, source, account, origin)
+        path = out_dir / public_file_name(network, source.index)
+        records.append(V4Record(source, account, origin, signature, payload, path, data))
+        if advance is not None:
+            advance(1)
+    return records
+
+
 def derive_v4_to_directory(
     network: V4Network,
     sources: list[V4Source],
     out_dir: Path,
     vault_passphrase: Secret[str],
     overwrite: bool,
+    progress: BatchProgress | None = None,
+    workers: int | None = None,
 ) -> list[V4Record]:
     if not sources:
         raise InputError("no accounts to derive")
+    shown = progress if progress is not None else disabled()
     # Derive everything first: a bad key source must not leave even an empty directory behind.
-    records: list[V4Record] = []
-    for source in sources:
-        account, signature, origin = derive_one(network, source)
-        payload = public_payload(network, source, account, origin)
-        path = out_dir / public_file_name(network, source.index)
-        records.append(V4Record(source, account, origin, signature, payload, path))
+    records = derive_records(network, sources, out_dir, shown, workers)
     out = make_secret_dir(out_dir)
     vault_path = out / VAULT_NAME
     contents: dict[str, Any] = {"format": CONTENTS_FORMAT, "accounts": []}
@@ -157,37 +255,50 @@ def derive_v4_to_directory(
     replaced = {_entry_id(e) for e in new_entries}
     kept = [e for e in contents.get("v4_accounts", []) if _entry_id(e) not in replaced]
     contents["v4_accounts"] = kept + new_entries
-    # The vault first: if writing it fails, no public file claims an account whose secrets are not stored.
-    write_vault(vault_path, contents, vault_passphrase)
-    for record in records:
-        atomic_write_bytes(record.path, record.payload.to_bytes(), 0o644)
-    verify_written(records, vault_path, vault_passphrase)
+    shown.stage(f"writing the vault and {len(records):,} files")
+    # The public files' temporaries are written while Argon2id encrypts the vault, and renamed only after
+    # the vault is installed: if writing it fails, no public file claims an account whose secrets are
+    # not stored.
+    with StagedWrites([(record.path, record.data) for record in records], 0o644) as public_files:
+        write_vault(vault_path, contents, vault_passphrase)
+        public_files.install()
+    shown.stage("reading back")
+    verify_written(records, vault_path, vault_passphrase, contents)
     return records
 
 
-def verify_written(records: list[V4Record], vault_path: Path, passphrase: Secret[str]) -> None:
-    """Read back every file: payloads byte for byte, and the vault's secrets must re-derive each key."""
+def verify_written(
+    records: list[V4Record], vault_path: Path, passphrase: Secret[str], contents: dict[str, Any]
+) -> None:
+    """Read back every file before success is reported; each check and what it proves:
+
+    * each public file reads back byte for byte as the bytes the payload decoder validated (seal, fields,
+      origin signature) before they were written;
+    * the vault, read from disk, decrypts with the passphrase (the whole Argon2id and AES-GCM path a later
+      command takes) to exactly the contents meant: each v4 entry holds the very onboarding signature and
+      mnemonic in memory from which the published public key and addresses were derived. Deriving the key
+      from the stored mnemonic again would repeat PBKDF2's 2048 rounds, most of a v4 derivation, only to
+      reach the same equality.
+    """
     for record in records:
-        again = decode_payload(read_untrusted_file(record.path))
-        if again.to_bytes() != record.payload.to_bytes():
+        if read_untrusted_file(record.path) != record.data:
             raise VerificationError(f"{record.path} does not read back as written")
-    stored = {_entry_id(e): e for e in read_vault(vault_path, passphrase).get("v4_accounts", [])}
+    stored_contents = read_vault(vault_path, passphrase)
+    if stored_contents != contents:
+        raise VerificationError(f"{vault_path} does not decrypt to the accounts just written")
+    stored = {_entry_id(e): e for e in stored_contents.get("v4_accounts", [])}
     for record in records:
         entry = stored.get(_entry_id(vault_entry_public(record)))
         if entry is None:
             raise VerificationError(f"the vault lacks v4 account {record.source.index}")
-        account = account_from_mnemonic(Secret(entry["mnemonic"]))
-        if account.public_key != record.account.public_key or account.address != entry["address"]:
-            raise VerificationError(f"vault v4 entry {record.source.index} does not re-derive its key")
-        if entry["onboarding_signature"] is not None:
-            entropy = Secret(entropy_from_signature(bytes.fromhex(entry["onboarding_signature"])))
-            words = mnemonic_from_entropy(entropy).reveal()
-            if not hmac.compare_digest(words.encode(), entry["mnemonic"].encode()):
-                raise VerificationError(
-                    f"vault v4 entry {record.source.index}: signature and mnemonic differ"
-                )
-        if entry["hd_path"] != HD_PATH:
-            raise VerificationError(f"vault v4 entry {record.source.index} names another HD path")
+        body = record.payload.body
+        if (entry["public_key"], entry["address"], entry["noble_address"], entry["hd_path"]) != (
+            body["public_key"],
+            body["address"],
+            body["noble_address"],
+            HD_PATH,
+        ) or entry["mnemonic"] != record.account.mnemonic.reveal():
+            raise VerificationError(f"vault v4 entry {record.source.index} does not match its public file")
 
 
 def vault_entry_public(record: V4Record) -> dict[str, Any]:

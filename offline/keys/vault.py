@@ -60,13 +60,48 @@ def _derive_key(passphrase: Secret[str], header: VaultHeader) -> bytes:
     return kdf.derive(passphrase.reveal().encode("utf-8"))
 
 
-def encrypt_vault(contents: dict[str, Any], passphrase: Secret[str]) -> bytes:
+class VaultKey:
+    """The key and header of one vault write: a fresh salt and nonce, the key Argon2id derives from them.
+
+    Made ahead of the contents (:func:`new_vault_key`) so that a batch can run Argon2id beside its other
+    work; used for exactly one encryption (a nonce must never encrypt twice). Its repr says nothing.
+    """
+
+    __slots__ = ("_key", "header")
+
+    def __init__(self, header: VaultHeader, key: Secret[bytes]) -> None:
+        self.header = header
+        self._key: Secret[bytes] | None = key
+
+    def __repr__(self) -> str:
+        return "VaultKey(<secret>)"
+
+    def __reduce__(self) -> None:  # type: ignore[override]
+        raise TypeError("vault keys are not picklable")
+
+    def take(self) -> bytes:
+        if self._key is None:
+            raise InputError("this vault key has encrypted a vault already: a nonce is used once")
+        key, self._key = self._key, None
+        return key.reveal()
+
+
+def new_vault_key(passphrase: Secret[str]) -> VaultKey:
+    header = VaultHeader(kdf=dict(KDF_DEFAULT), salt=os.urandom(16), nonce=os.urandom(12))
+    return VaultKey(header, Secret(_derive_key(passphrase, header)))
+
+
+def encrypt_vault(
+    contents: dict[str, Any], passphrase: Secret[str], prepared: VaultKey | None = None
+) -> bytes:
+    """``prepared``: a key made by :func:`new_vault_key` from this same passphrase (else one is made)."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    header = VaultHeader(kdf=dict(KDF_DEFAULT), salt=os.urandom(16), nonce=os.urandom(12))
+    vault_key = prepared if prepared is not None else new_vault_key(passphrase)
+    header = vault_key.header
     header_bytes = header.to_bytes()
     plaintext = canonical_dumps(contents)
-    ciphertext = AESGCM(_derive_key(passphrase, header)).encrypt(header.nonce, plaintext, header_bytes)
+    ciphertext = AESGCM(vault_key.take()).encrypt(header.nonce, plaintext, header_bytes)
     return MAGIC + header_bytes + b"\n" + ciphertext
 
 
@@ -116,9 +151,11 @@ def decrypt_vault(data: bytes, passphrase: Secret[str]) -> dict[str, Any]:
     return value
 
 
-def write_vault(path: Path, contents: dict[str, Any], passphrase: Secret[str]) -> None:
+def write_vault(
+    path: Path, contents: dict[str, Any], passphrase: Secret[str], prepared: VaultKey | None = None
+) -> None:
     require_strong_passphrase(passphrase, "vault passphrase")
-    write_secret_file(path, encrypt_vault(contents, passphrase))
+    write_secret_file(path, encrypt_vault(contents, passphrase, prepared))
 
 
 def read_vault(path: Path, passphrase: Secret[str]) -> dict[str, Any]:

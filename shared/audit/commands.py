@@ -107,9 +107,14 @@ def verify(
     --relay-key): a bundle checked only against the keys it states could have been made by anyone."""
     from dydx_airgap.shared.evidence.files import load_bundle
     from dydx_airgap.shared.evidence.verify import verify_bundle
+    from dydx_airgap.shared.progress import BatchProgress, wanted
 
     head = _log_head(log_head)
-    result = verify_bundle(load_bundle(bundle), _pinned(relay_key), cold_only, _signer(signer), log_head=head)
+    files = load_bundle(bundle)
+    with BatchProgress(wanted(as_json)) as progress:
+        result = verify_bundle(
+            files, _pinned(relay_key), cold_only, _signer(signer), log_head=head, progress=progress
+        )
     missing = _unpinned(signer, relay_key, cold_only)
     accepted = result.ok and (not missing or unpinned)
     if as_json:

@@ -7,6 +7,8 @@ over the digest) and 03 (personal_sign of the pretty JSON) are accepted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dydx_airgap.shared.dydx_v3.eip712 import (
     ONBOARDING_ACTION,
     eth_private_action_digest,
@@ -21,10 +23,17 @@ from dydx_airgap.shared.ethereum.typed_signature import SignatureType, TypedSign
 ACCEPTED_TYPES = frozenset({SignatureType.NO_PREPEND, SignatureType.DECIMAL, SignatureType.PERSONAL})
 
 
-def _check(signature: TypedSignature, digest: bytes, text: str, address: str, what: str) -> TypedSignature:
+def _check(
+    signature: TypedSignature, digest: bytes, text: str | Callable[[], str], address: str, what: str
+) -> TypedSignature:
+    """``text``: the personal-sign text, or how to make it (only a type-03 signature needs it; an audit
+    checks tens of thousands of type-00 rungs)."""
     if signature.sig_type not in ACCEPTED_TYPES:
         raise SignatureError(f"{what}: signature type {signature.sig_type:02x} is not accepted")
-    signer = recover_typed_signer(digest, signature, personal_text=text)
+    personal = None
+    if signature.sig_type is SignatureType.PERSONAL:
+        personal = text() if callable(text) else text
+    signer = recover_typed_signer(digest, signature, personal_text=personal)
     if not same_address(signer, address):
         raise SignatureError(f"{what}: signature does not recover to {address}")
     return signature
@@ -55,7 +64,24 @@ def verify_eth_private_signature(
     address: str,
 ) -> TypedSignature:
     """Check the ``DYDX-SIGNATURE`` of an Ethereum-key authenticated call (api-keys, recovery)."""
+    return verify_eth_private_rung(chain_id, method, request_path, body, timestamp, signature, address)[0]
+
+
+def verify_eth_private_rung(
+    chain_id: int,
+    method: str,
+    request_path: str,
+    body: str,
+    timestamp: str,
+    signature: str,
+    address: str,
+) -> tuple[TypedSignature, bytes]:
+    """:func:`verify_eth_private_signature`, also returning the EIP-712 digest it checked (an audit compares
+    it with the evidence log's, and need not compute it twice)."""
     sig = TypedSignature.from_hex(signature)
     digest = eth_private_action_digest(chain_id, method, request_path, body, timestamp)
-    text = eth_private_personal_text(chain_id, method, request_path, body, timestamp)
-    return _check(sig, digest, text, address, f"{method} {request_path}")
+
+    def text() -> str:
+        return eth_private_personal_text(chain_id, method, request_path, body, timestamp)
+
+    return _check(sig, digest, text, address, f"{method} {request_path}"), digest

@@ -8,9 +8,9 @@ cold-side review shows exactly one spelling per account, so only the lowercase f
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 import coincurve
-from Crypto.Hash import RIPEMD160
 
 from dydx_airgap.shared.errors import FormatError, InputError
 
@@ -44,6 +44,8 @@ def check_compressed_pubkey(public_key: bytes) -> bytes:
 def pubkey_hash160(public_key: bytes) -> bytes:
     """RIPEMD-160(SHA-256(compressed key)): the 20 bytes every Cosmos secp256k1 account is named by."""
     check_compressed_pubkey(public_key)
+    from Crypto.Hash import RIPEMD160  # here: its cffi layer costs start-up that v3 commands need not pay
+
     return RIPEMD160.new(hashlib.sha256(public_key).digest()).digest()
 
 
@@ -54,6 +56,13 @@ def address_from_hash(account_hash: bytes, hrp: str = DYDX_HRP) -> str:
 
 
 def address_from_pubkey(public_key: bytes, hrp: str = DYDX_HRP) -> str:
+    return _address_from_pubkey(bytes(public_key), hrp)
+
+
+@lru_cache(maxsize=4096)
+def _address_from_pubkey(public_key: bytes, hrp: str) -> str:
+    """Cached: a v4 batch names each account's addresses when it derives them and again when its payload's
+    body is validated (public data: a public key and its address)."""
     return address_from_hash(pubkey_hash160(public_key), hrp)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from dydx_airgap.shared.errors import InputError
 from dydx_airgap.shared.ethereum.keccak import keccak256
@@ -15,10 +16,16 @@ def to_checksum_address(address: str | bytes) -> str:
     raw = address if isinstance(address, bytes) else parse_address(address, allow_any_case=True)
     if len(raw) != 20:
         raise InputError("an Ethereum address is 20 bytes")
-    lower = raw.hex()
+    return _checksum_of(raw.hex())
+
+
+@lru_cache(maxsize=65536)
+def _checksum_of(lower: str) -> str:
+    """EIP-55 casing of 40 lower-case hex digits. Cached: a batch of payloads checks the same few addresses
+    several times each (writing, decoding, verifying origins), and an address is public."""
     nibbles = keccak256(lower.encode("ascii")).hex()
     return "0x" + "".join(
-        c.upper() if int(h, 16) >= 8 else c for c, h in zip(lower, nibbles[:40], strict=True)
+        c.upper() if h in "89abcdef" else c for c, h in zip(lower, nibbles[:40], strict=True)
     )
 
 
@@ -38,6 +45,9 @@ def parse_address(text: str, *, allow_any_case: bool = True) -> bytes:
 
 def same_address(a: str, b: str) -> bool:
     """Compare two addresses case-insensitively (dYdX stores lower case, clients send checksum case)."""
+    if a == b:  # the common case (a recovered signer against the address it should be): parse one
+        parse_address(a)
+        return True
     return parse_address(a) == parse_address(b)
 
 

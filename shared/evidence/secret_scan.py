@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -50,6 +49,22 @@ _HEX_MATERIAL = re.compile(r"(?:0x)?[0-9a-fA-F]{32,}")
 _B64_MATERIAL = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 _REDACTED = frozenset({"", "<redacted>", "redacted", "***", "<none>"})
 _WORD_SPLIT = re.compile(r"[\s,;]+")
+
+
+#: No mnemonic run (12 BIP-39 words, each of 3 letters or more, with a separator between) or signature
+#: (130 hex digits) fits in fewer characters than this.
+_SHORTEST_FINDING = MNEMONIC_RUN * 3 + MNEMONIC_RUN - 1
+assert min(len(word) for word in WORD_SET) >= 3
+
+
+@lru_cache(maxsize=4096)
+def _secret_named(key: str) -> bool:
+    """A secret-sounding field name (private, secret, mnemonic …); names repeat in every payload."""
+    return bool(_SECRET_NAME.search(key))
+
+
+def _opens_json(text: str) -> bool:
+    return text.lstrip()[:1] in ("{", "[")
 
 
 @dataclass(frozen=True)
@@ -126,28 +141,49 @@ class SecretScanner:
             value = json.loads(text, parse_float=str, parse_constant=str)
         except (ValueError, RecursionError):
             return self._scan_text(path, text, where or "text", secret_name=False)
-        return list(self._walk(path, value, where, secret_name=False))
+        findings: list[Finding] = []
+        self._walk(findings, path, value, where, secret_name=False)
+        return findings
 
-    def _walk(self, path: str, value: Any, where: str, secret_name: bool) -> Iterator[Finding]:
+    def _walk(self, out: list[Finding], path: str, value: Any, where: str, secret_name: bool) -> None:
+        """Append the findings of ``value`` (and everything inside it) to ``out``.
+
+        A short string under a name that is not secret-sounding is skipped without building its field path:
+        it cannot hold a mnemonic (12 words of at least 3 letters: 47 characters), a signature (130 hex
+        digits) or embedded JSON (it does not start with { or [). Most of a bundle's values are such strings.
+        """
         if isinstance(value, dict):
             for key, item in value.items():
-                child = f"{where}.{key}" if where else str(key)
-                named = secret_name or bool(_SECRET_NAME.search(str(key)))
-                yield from self._walk(path, item, child, named)
+                named = secret_name or _secret_named(str(key))
+                if (
+                    not named
+                    and type(item) is str
+                    and len(item) < _SHORTEST_FINDING
+                    and not _opens_json(item)
+                ):
+                    continue
+                self._walk(out, path, item, f"{where}.{key}" if where else str(key), named)
         elif isinstance(value, list):
             words = [v for v in value if isinstance(v, str)]
             if len(words) >= MNEMONIC_RUN and _longest_word_run(words) >= MNEMONIC_RUN:
-                yield Finding(path, where, f"a list of {MNEMONIC_RUN}+ BIP-39 words (a mnemonic)")
+                out.append(Finding(path, where, f"a list of {MNEMONIC_RUN}+ BIP-39 words (a mnemonic)"))
             for i, item in enumerate(value):
-                yield from self._walk(path, item, f"{where}[{i}]", secret_name)
+                if (
+                    not secret_name
+                    and type(item) is str
+                    and len(item) < _SHORTEST_FINDING
+                    and not _opens_json(item)
+                ):
+                    continue
+                self._walk(out, path, item, f"{where}[{i}]", secret_name)
         elif isinstance(value, str):
             inner = _embedded_json(value)
             if inner is None:
-                yield from self._scan_text(path, value, where, secret_name)
+                out.extend(self._scan_text(path, value, where, secret_name))
             else:  # an answer or request body stored as text: search its structure instead
-                yield from self._walk(path, inner, f"{where}(json)", secret_name)
+                self._walk(out, path, inner, f"{where}(json)", secret_name)
         elif isinstance(value, int) and not isinstance(value, bool) and secret_name and value >= 2**64:
-            yield Finding(path, where, "a large integer under a secret-sounding name (a private key?)")
+            out.append(Finding(path, where, "a large integer under a secret-sounding name (a private key?)"))
 
     def _scan_text(self, path: str, text: str, where: str, secret_name: bool) -> list[Finding]:
         findings: list[Finding] = []
@@ -155,10 +191,12 @@ class SecretScanner:
             findings.append(
                 Finding(path, where, "key material under a secret-sounding name (not <redacted>)")
             )
+        if len(text) < _SHORTEST_FINDING:
+            return findings  # too short for a mnemonic run or a signature (see _walk)
         tokens = [t for t in _WORD_SPLIT.split(text.strip()) if t]
         if len(tokens) >= MNEMONIC_RUN and _longest_word_run(tokens) >= MNEMONIC_RUN:
             findings.append(Finding(path, where, f"a run of {MNEMONIC_RUN}+ BIP-39 words (a mnemonic)"))
-        for match in _SIG_HEX.finditer(text):
+        for match in _SIG_HEX.finditer(text) if len(text) >= 130 else ():
             finding = self._signature(path, where, match.group(1))
             if finding is not None:
                 findings.append(finding)

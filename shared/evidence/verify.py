@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import coincurve
 
@@ -42,7 +44,7 @@ from dydx_airgap.shared.dydx_v3.escape.calldata import EscapeCall, VerifyEscapeC
 from dydx_airgap.shared.dydx_v3.escape.sources import escape_data_from_json
 from dydx_airgap.shared.dydx_v3.escape.summary import verify_escape_data
 from dydx_airgap.shared.dydx_v3.networks import NETWORKS
-from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_signature, verify_onboarding_signature
+from dydx_airgap.shared.dydx_v3.signatures import verify_eth_private_rung, verify_onboarding_signature
 from dydx_airgap.shared.dydx_v4.request import unsigned_from_fields
 from dydx_airgap.shared.dydx_v4.tx import parse_tx
 from dydx_airgap.shared.errors import AirgapError, VerificationError
@@ -64,9 +66,11 @@ from dydx_airgap.shared.evidence.manifest import Artefact, Manifest, parse_manif
 from dydx_airgap.shared.evidence.message import manifest_message, manifest_message_hash
 from dydx_airgap.shared.evidence.receipts import Receipts, parse_receipts, verify_receipts_signature
 from dydx_airgap.shared.evidence.secret_scan import SecretScanner
+from dydx_airgap.shared.parallel import run_in_workers, worker_count
+from dydx_airgap.shared.progress import Advance, BatchProgress, disabled
 from dydx_airgap.shared.timestamps import parse_iso_ms
 from dydx_airgap.shared.transport.bodies_v4 import check_signed_tx
-from dydx_airgap.shared.transport.payload import Payload, decode_payload
+from dydx_airgap.shared.transport.payload import Payload, decode_payload, fingerprint_of
 
 NOT_PINNED = "relay key not pinned"
 SIGNER_NOT_PINNED = "signer address not pinned"
@@ -109,6 +113,9 @@ class Verification:
         }
 
 
+_T = TypeVar("_T")
+
+
 def _message(exc: Exception) -> str:
     if isinstance(exc, AirgapError):
         return exc.message
@@ -121,6 +128,7 @@ def verify_bundle(
     cold_only: bool = False,
     signer: str | None = None,
     log_head: str | None = None,
+    progress: BatchProgress | None = None,
 ) -> Verification:
     """Run every check on a bundle in memory.
 
@@ -128,9 +136,11 @@ def verify_bundle(
     without them the bundle is checked against the keys it states (and the verdict lines say so).
     ``cold_only``: a bundle before the relay added its receipts. ``log_head``: the SHA-256 of a log line the
     operator wrote down after a signature (printed by every ``sign``); the bundle's log must contain it.
+    ``progress``: where a large bundle shows its stages on a terminal (shared/progress.py).
     """
     verifier = _Verifier(bundle, relay_key, cold_only, signer)
     verifier.log_head = None if log_head is None else log_head.strip().lower()
+    verifier.progress = progress if progress is not None else disabled()
     return verifier.run()
 
 
@@ -149,6 +159,8 @@ class _Verifier:
         self.addresses: set[str] = set()
         self.log_head: str | None = None
         self.by_sha: dict[str, Payload] = {}  # every decoded payload by the SHA-256 of its file
+        self.digests: dict[str, list[str]] = {}  # a ladder's EIP-712 digests (hex) by artefact path
+        self.progress = disabled()
 
     # ---- driver ----
 
@@ -283,19 +295,19 @@ class _Verifier:
     # ---- payloads ----
 
     def _payloads(self, manifest: Manifest) -> None:
+        arts = [a for a in manifest.artefacts if a.is_payload and self.files.get(a.path) is not None]
+        # Decoding each payload and checking the signatures of its requests depend on that file and the
+        # manifest alone: large bundles do it on every core (_prepare_all), the bookkeeping stays here.
+        advance = self.progress.stage("checking payloads", len(arts))
+        prepared = _prepare_all(arts, self.files, manifest, advance)
         by_sha: dict[str, Payload] = {}
-        for art in manifest.artefacts:
-            data = self.files.get(art.path)
-            if not art.is_payload or data is None:
+        for art, ready in zip(arts, prepared, strict=True):
+            if ready.payload is None:
+                self.checks.fail("payload", art.path, ready.error or "")
                 continue
-            try:
-                payload = decode_payload(data)
-                self._payload_matches(art, payload, manifest)
-            except Exception as exc:  # noqa: BLE001
-                self.checks.fail("payload", art.path, _message(exc))
-                continue
+            payload = ready.payload
             self.result.payloads[art.path] = payload
-            by_sha[hashlib.sha256(data).hexdigest()] = payload
+            by_sha[ready.sha256] = payload
             self.by_sha = by_sha
             if payload.origin is not None:  # decoding verified it: the cold key's origin signature
                 self.accounted.add(typed_signature_core(TypedSignature.from_hex(payload.origin)))
@@ -307,7 +319,19 @@ class _Verifier:
                 "bundle",
                 f"{len(self.result.payloads)} payloads decode strictly and match the manifest",
             )
+        ready_by_path = {art.path: ready for art, ready in zip(arts, prepared, strict=True)}
         for path, payload in sorted(self.result.payloads.items()):
+            ready = ready_by_path[path]
+            if ready.signatures is not None:
+                verdict, message, cores, digests = ready.signatures
+                self.accounted.update(cores)
+                if verdict == "ok":
+                    if digests is not None:
+                        self.digests[path] = digests  # the log's entry must name these (_entry_mismatch)
+                    self.checks.ok("request-signatures", path, message)
+                else:
+                    self.checks.fail("request-signatures", path, message)
+                continue
             try:
                 self._payload_signatures(path, payload, by_sha, manifest)
             except Exception as exc:  # noqa: BLE001
@@ -320,14 +344,14 @@ class _Verifier:
         self._stark_keys()
 
     @staticmethod
-    def _payload_matches(art: Artefact, payload: Payload, manifest: Manifest) -> None:
+    def _payload_matches(art: Artefact, payload: Payload, manifest: Manifest, fingerprint: str) -> None:
         wrong = []
         if payload.kind != art.kind:
             wrong.append(f"kind {payload.kind} (manifest: {art.kind})")
         if payload.id != art.payload_id:
             wrong.append("id")
-        if payload.fingerprint != art.fingerprint:
-            wrong.append(f"fingerprint {payload.fingerprint} (manifest: {art.fingerprint})")
+        if fingerprint != art.fingerprint:
+            wrong.append(f"fingerprint {fingerprint} (manifest: {art.fingerprint})")
         if payload.network_id != manifest.network_id:
             wrong.append(f"network {payload.network_id} (manifest: {manifest.network_id})")
         if payload.address is not None and payload.address != manifest.address:
@@ -339,37 +363,15 @@ class _Verifier:
         self, path: str, payload: Payload, by_sha: dict[str, Payload], manifest: Manifest
     ) -> None:
         body = payload.body
-        chain = payload.network_id
         address = manifest.address
-        if payload.kind == "onboarding-request":
-            verify_onboarding_signature(chain, body["signature"], address)
-            self.checks.ok(
-                "request-signatures",
-                path,
-                f"POST /v3/onboarding: the 'dYdX Onboarding' signature recovers to {address} "
-                f"on chain {chain}",
-            )
-        elif payload.kind == "eth-private-request":
-            for i, rung in enumerate(body["rungs"]):
-                try:
-                    sig = verify_eth_private_signature(
-                        chain,
-                        body["method"],
-                        body["request_path"],
-                        body["body"],
-                        rung["timestamp"],
-                        rung["signature"],
-                        address,
-                    )
-                except AirgapError as exc:
-                    raise VerificationError(f"rung {i} ({rung['timestamp']}): {exc.message}") from None
-                self.accounted.add(typed_signature_core(sig))
-            self.checks.ok(
-                "request-signatures",
-                path,
-                f"{body['method']} {body['request_path']}: all {len(body['rungs'])} rungs recover to "
-                f"{address} on chain {chain}",
-            )
+        if payload.kind in ("onboarding-request", "eth-private-request"):
+            verdict, message, cores, digests = _request_signatures(payload, address)
+            if verdict != "ok":
+                raise VerificationError(message)
+            self.accounted.update(cores)
+            if digests is not None:
+                self.digests[path] = digests
+            self.checks.ok("request-signatures", path, message)
         elif payload.kind == "signed-tx":
             self._signed_tx(path, payload, by_sha, address)
         elif payload.kind == "v4-signed-tx":
@@ -668,7 +670,7 @@ class _Verifier:
         payload = self.result.payloads.get(art.path)
         if payload is None:
             return None
-        digests = _eip712_digests(payload)
+        digests = self.digests.get(art.path) or _eip712_digests(payload)
         if digests is not None and entry.get("eip712_digests") != digests:
             return f"its EIP-712 digests are not those of {art.path}"
         if payload.kind == "v4-signed-tx":
@@ -834,8 +836,11 @@ class _Verifier:
         )
         scanner = SecretScanner(frozenset(self.addresses), frozenset(self.accounted), allowed)
         clean = 0
-        for path in sorted(self.files):
-            findings = scanner.scan_file(path, self.files[path])
+        paths = sorted(self.files)
+        # Each file is scanned on its own: large bundles on every core.
+        advance = self.progress.stage("searching for secrets", len(paths))
+        found = _map_on_cores(lambda path: scanner.scan_file(path, self.files[path]), paths, advance)
+        for path, findings in zip(paths, found, strict=True):
             for f in findings:
                 self.checks.fail("no-secret", path, f"{f.where or 'contents'}: {f.what}")
             clean += not findings
@@ -845,6 +850,116 @@ class _Verifier:
                 "bundle",
                 f"{clean} files: no derivation signature, no secret-named key material, no mnemonic",
             )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One payload artefact decoded and matched against the manifest, and its request signatures checked:
+    what :meth:`_Verifier._payloads` needs from a worker."""
+
+    payload: Payload | None
+    error: str | None  # why it did not decode or match, when payload is None
+    sha256: str  # of the file
+    #: ("ok" or "fail", check message, verified signature cores, EIP-712 digests) for an onboarding or
+    #: eth-private request; None for every other kind (checked in the parent: they cross-reference)
+    signatures: tuple[str, str, list[bytes], list[str] | None] | None = None
+
+
+def _prepare(art: Artefact, data: bytes, manifest: Manifest) -> _Prepared:
+    digest = hashlib.sha256(data).digest()
+    try:
+        payload = decode_payload(data)
+        # The decoder accepts only canonical bytes, so these are the payload's own bytes: its fingerprint
+        # is theirs, without encoding it again.
+        _Verifier._payload_matches(art, payload, manifest, fingerprint_of(digest))
+    except Exception as exc:  # noqa: BLE001
+        return _Prepared(None, _message(exc), digest.hex())
+    signatures = None
+    if payload.kind in ("onboarding-request", "eth-private-request"):
+        signatures = _request_signatures(payload, manifest.address)
+    return _Prepared(payload, None, digest.hex(), signatures)
+
+
+def _request_signatures(payload: Payload, address: str) -> tuple[str, str, list[bytes], list[str] | None]:
+    """An onboarding or eth-private request's dYdX signatures, each recovering to ``address``:
+    ("ok", message, signature cores, digests) or ("fail", why, [], None)."""
+    body = payload.body
+    chain = payload.network_id
+    cores: list[bytes] = []  # verified so far: kept even when a later rung fails, as they are genuine
+    try:
+        if payload.kind == "onboarding-request":
+            verify_onboarding_signature(chain, body["signature"], address)
+            recovers = f"the 'dYdX Onboarding' signature recovers to {address} on chain {chain}"
+            return "ok", f"POST /v3/onboarding: {recovers}", [], None
+        digests = []
+        for i, rung in enumerate(body["rungs"]):
+            try:
+                sig, digest = verify_eth_private_rung(
+                    chain,
+                    body["method"],
+                    body["request_path"],
+                    body["body"],
+                    rung["timestamp"],
+                    rung["signature"],
+                    address,
+                )
+            except AirgapError as exc:
+                raise VerificationError(f"rung {i} ({rung['timestamp']}): {exc.message}") from None
+            cores.append(typed_signature_core(sig))
+            digests.append(digest.hex())
+        return (
+            "ok",
+            f"{body['method']} {body['request_path']}: all {len(body['rungs'])} rungs recover to "
+            f"{address} on chain {chain}",
+            cores,
+            digests,
+        )
+    except Exception as exc:  # noqa: BLE001
+        return "fail", _message(exc), cores, None
+
+
+def _prepare_all(
+    arts: list[Artefact], files: dict[str, bytes], manifest: Manifest, advance: Advance
+) -> list[_Prepared]:
+    return _map_on_cores(lambda art: _prepare(art, files[art.path], manifest), arts, advance)
+
+
+#: Below this many items a bundle is checked in one process: forking and pickling would cost more.
+PARALLEL_MIN_ITEMS = 256
+#: Worker processes for large bundles (None: one per CPU, as shared/parallel.py chooses).
+WORKERS: int | None = None
+
+
+def _map_on_cores(function: Callable[[Any], _T], items: Sequence[Any], advance: Advance) -> list[_T]:
+    """``[function(item) for item in items]``, on every core for long lists (shared/parallel.py).
+
+    Everything here is public (a bundle holds no secret, and the no-secret check says so), so answers come
+    back pickled; a worker's answer is only ever read by the process that forked it. A worker that fails
+    changes nothing: the list is then computed here.
+    """
+    count = worker_count(WORKERS, len(items)) if len(items) >= PARALLEL_MIN_ITEMS else 1
+    if count > 1:
+
+        def work(start: int, stop: int) -> bytes:
+            data = pickle.dumps([function(item) for item in items[start:stop]])
+            return len(data).to_bytes(8, "big") + data
+
+        chunks = run_in_workers(len(items), work, count, advance)
+        if chunks is not None:
+            out: list[_T] = []
+            blob = b"".join(chunks)
+            offset = 0
+            while offset + 8 <= len(blob):
+                size = int.from_bytes(blob[offset : offset + 8], "big")
+                out.extend(pickle.loads(blob[offset + 8 : offset + 8 + size]))  # noqa: S301 - our own fork
+                offset += 8 + size
+            if offset == len(blob) and len(out) == len(items):
+                return out
+    results = []
+    for item in items:
+        results.append(function(item))
+        advance(1)
+    return results
 
 
 def _eip712_digests(payload: Payload) -> list[str] | None:

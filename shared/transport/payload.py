@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 import secrets
 import uuid
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from dydx_airgap.shared.canonical_json import canonical_dumps, canonical_loads
+from dydx_airgap.shared.canonical_json import canonical_dumps, canonical_loads, dumps_checked
 from dydx_airgap.shared.dydx_v3.networks import NETWORKS
 from dydx_airgap.shared.errors import FormatError, InputError, SignatureError
 from dydx_airgap.shared.ethereum.address import parse_address, to_checksum_address
@@ -178,6 +179,34 @@ def new_payload(
 
     Kinds in ORIGIN_SIGNED_KINDS need ``signer`` (the cold key's origin signature); others must not have one.
     """
+    payload, _data = new_payload_and_bytes(
+        kind,
+        network_id,
+        address,
+        body,
+        expires_in=expires_in,
+        expires=expires,
+        answers=answers,
+        now=now,
+        signer=signer,
+    )
+    return payload
+
+
+def new_payload_and_bytes(
+    kind: str,
+    network_id: int,
+    address: str | None,
+    body: Mapping[str, Any],
+    *,
+    expires_in: timedelta | None = None,
+    expires: datetime | None = None,
+    answers: str | None = None,
+    now: datetime | None = None,
+    signer: OriginSigner | None = None,
+) -> tuple[Payload, bytes]:
+    """:func:`new_payload`, with the very bytes it decoded and validated: a writer that keeps them need not
+    encode again, and a read-back that compares a file with them checks it against validated bytes."""
     created = now or now_utc()
     if expires is None and expires_in is not None:
         expires = created + expires_in
@@ -198,7 +227,44 @@ def new_payload(
         payload = dataclasses.replace(payload, origin=origin)
     elif signer is not None:
         raise FormatError(f"a {kind} payload carries no origin signature")
-    return decode_payload(payload.to_bytes())  # one code path validates what we write and what we read
+    data = payload.to_bytes()
+    return decode_payload(data), data  # one code path validates what we write and what we read
+
+
+def rebuild_validated_payload(data: bytes) -> Payload:
+    """The Payload of bytes that :func:`decode_payload` has already accepted in this process tree — a
+    forked batch worker (offline/keys/batch.py) built and validated them — without validating again.
+
+    It parses the bytes and requires that the object it builds encodes back to exactly these bytes (the
+    seal recomputed included): the object is then the validated payload, field for field. Anything that
+    did not come from the decoder fails that test or a field check and raises FormatError. (Plain
+    ``json.loads`` suffices here: a duplicate key, a float or any non-canonical spelling cannot survive
+    the re-encoding comparison.)
+    """
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise FormatError("not a validated payload")
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):
+        raise FormatError("not a validated payload") from None
+    _require(isinstance(value, dict) and set(value) == ENVELOPE_FIELDS, "not a validated payload")
+    kind = value["kind"]
+    _require(
+        isinstance(kind, str) and kind in KINDS and isinstance(value["body"], dict), "not a validated payload"
+    )
+    payload = Payload(
+        kind=value["kind"],
+        id=value["id"],
+        network_id=value["network_id"],
+        address=value["address"],
+        created=value["created"],
+        expires=value["expires"],
+        answers=value["answers"],
+        body=value["body"],
+        origin=value["origin"],
+    )
+    _require(payload.to_bytes() == data, "not a validated payload")
+    return payload
 
 
 def _require(cond: bool, message: str) -> None:
@@ -255,7 +321,7 @@ def _decode(data: bytes) -> Payload:
     KINDS[kind].validate(value["body"])
     unsealed = {k: v for k, v in value.items() if k != "seal"}
     _require(
-        value["seal"] == seal_of(unsealed),
+        value["seal"] == hashlib.sha256(dumps_checked(unsealed)).hexdigest(),  # seal_of, value checked
         "payload seal does not match its contents: it was altered or damaged",
     )
     payload = Payload(
@@ -275,7 +341,8 @@ def _decode(data: bytes) -> Payload:
         )
         assert address is not None
         try:
-            verify_origin(network_id, address, payload.content_digest(), value["origin"])
+            content = hashlib.sha256(dumps_checked(payload.content())).digest()  # content_digest()
+            verify_origin(network_id, address, content, value["origin"])
         except SignatureError as exc:
             raise FormatError(exc.message) from None
     else:

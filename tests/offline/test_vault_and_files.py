@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import os
+import pickle
 import stat
 from pathlib import Path
 
 import pytest
 
-from dydx_airgap.offline.keys.vault import decrypt_vault, encrypt_vault, read_vault, write_vault
+from dydx_airgap.offline.keys.vault import (
+    decrypt_vault,
+    encrypt_vault,
+    new_vault_key,
+    read_vault,
+    write_vault,
+)
+from dydx_airgap.shared import fsutil
 from dydx_airgap.shared.errors import FormatError, InputError
 from dydx_airgap.shared.fsutil import (
     atomic_write_bytes,
+    atomic_write_many,
     make_secret_dir,
     read_secret_file,
     read_untrusted_file,
@@ -27,6 +36,19 @@ def test_vault_round_trip_and_fresh_randomness() -> None:
     assert a != b  # fresh salt and nonce each time
     assert decrypt_vault(a, Secret("correct horse")) == CONTENTS
     assert b"12121212" not in a
+
+
+def test_a_vault_key_made_ahead_encrypts_once_and_keeps_its_secret() -> None:
+    """derive runs Argon2id beside its workers: the key it makes ahead opens with the passphrase, and its
+    nonce can never encrypt twice."""
+    prepared = new_vault_key(Secret("correct horse"))
+    assert "secret" in repr(prepared) and prepared.header.salt.hex() not in repr(prepared)
+    data = encrypt_vault(CONTENTS, Secret("correct horse"), prepared)
+    assert decrypt_vault(data, Secret("correct horse")) == CONTENTS
+    with pytest.raises(InputError, match="used once"):
+        encrypt_vault(CONTENTS, Secret("correct horse"), prepared)
+    with pytest.raises(TypeError):
+        pickle.dumps(new_vault_key(Secret("correct horse")))
 
 
 def test_wrong_passphrase_is_an_authenticated_failure() -> None:
@@ -92,6 +114,103 @@ def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
     atomic_write_bytes(p, b"new")
     assert p.read_bytes() == b"new"
     assert sorted(x.name for x in tmp_path.iterdir()) == ["f"]
+
+
+def _dead_pid() -> int:
+    """A pid that no process has: a child that has exited and been reaped."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return pid
+
+
+@pytest.mark.parametrize("count", [3, 40])  # the serial path and the threaded one
+def test_batch_write_installs_every_file_with_its_mode_and_leaves_no_temporary(
+    tmp_path: Path, count: int
+) -> None:
+    old = os.umask(0)
+    try:
+        d = make_secret_dir(tmp_path / "s")
+        files = [(d / f"f{i}", f"content {i}".encode() * (i + 1)) for i in range(count)]
+        atomic_write_bytes(d / "f0", b"old")
+        assert atomic_write_many(files, 0o600) == [path for path, _ in files]
+    finally:
+        os.umask(old)
+    for path, data in files:
+        assert path.read_bytes() == data
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in d.iterdir()) == sorted(f"f{i}" for i in range(count))
+
+
+def test_batch_write_falls_back_to_an_fsync_per_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where syncfs is missing or fails, every temporary is fsynced before the first rename."""
+    synced: list[str] = []
+    real_fsync_file = fsutil._fsync_file
+    real_install = fsutil._install
+
+    def counting(path: Path) -> None:
+        synced.append(path.name)
+        real_fsync_file(path)
+
+    def install(tmp: Path, target: Path) -> None:
+        assert len(synced) == 40, "a rename before every temporary was durable"
+        real_install(tmp, target)
+
+    monkeypatch.setattr(fsutil, "_syncfs", lambda directory: False)
+    monkeypatch.setattr(fsutil, "_fsync_file", counting)
+    monkeypatch.setattr(fsutil, "_install", install)
+    files = [(tmp_path / f"f{i}", b"data %d" % i) for i in range(40)]
+    atomic_write_many(files)
+    assert all(path.read_bytes() == data for path, data in files)
+    if fsutil._syncfs_available():
+        assert len(synced) == 40
+
+
+def test_batch_write_that_fails_changes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = [(tmp_path / f"f{i}", b"new") for i in range(40)]
+    for path, _ in files:
+        path.write_bytes(b"old")
+    real = fsutil._write_temporary
+
+    def failing(target: Path, tmp: Path, data: bytes, mode: int, fsync: bool = True) -> None:
+        if target.name == "f17":
+            raise InputError(f"cannot write {target}: No space left on device")
+        real(target, tmp, data, mode, fsync)
+
+    monkeypatch.setattr(fsutil, "_write_temporary", failing)
+    with pytest.raises(InputError, match="f17"):
+        atomic_write_many(files)
+    assert all(path.read_bytes() == b"old" for path, _ in files)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"f{i}" for i in range(40))
+    with pytest.raises(InputError, match="twice"):
+        atomic_write_many([(tmp_path / "a", b"1"), (tmp_path / "a", b"2")])
+
+
+def test_stale_temporaries_are_swept_with_one_scan_per_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = _dead_pid()
+    stale = [tmp_path / f".f{i}.{dead}.0123456789ab.tmp" for i in range(5)]
+    alive = tmp_path / f".f1.{os.getppid()}.0123456789ab.tmp"  # a live writer's: kept
+    unrelated = tmp_path / ".f1.notapid.tmp"
+    for path in [*stale, alive, unrelated]:
+        path.write_bytes(b"partial")
+    scans: list[str] = []
+    real_scandir = os.scandir
+
+    def counting(path: os.PathLike[str] | str) -> object:
+        scans.append(str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(fsutil, "_swept", set())
+    monkeypatch.setattr(fsutil.os, "scandir", counting)
+    atomic_write_many([(tmp_path / f"f{i}", b"x") for i in range(50)])
+    for i in range(50, 60):
+        atomic_write_bytes(tmp_path / f"f{i}", b"x")
+    assert len(scans) == 1
+    assert not any(path.exists() for path in stale)
+    assert alive.exists() and unrelated.exists()
 
 
 def test_secret_repr_is_redacted() -> None:

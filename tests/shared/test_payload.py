@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from dydx_airgap.shared.canonical_json import canonical_dumps
 from dydx_airgap.shared.errors import FormatError
-from dydx_airgap.shared.transport.payload import MAX_PAYLOAD_BYTES, decode_payload, new_payload, seal_of
+from dydx_airgap.shared.transport.payload import (
+    MAX_PAYLOAD_BYTES,
+    decode_payload,
+    new_payload,
+    new_payload_and_bytes,
+    rebuild_validated_payload,
+    seal_of,
+)
 from tests.conftest import kit_vectors, origin_signer_for
 
 ADDRESS = "0x90F8bf6A479f320ead074411a4B0e7944Ea8c9C1"
@@ -176,3 +183,28 @@ def test_origin_signature_is_required_and_must_be_the_address_key() -> None:
             },
             signer=SIGNER,
         )
+
+
+def test_a_validated_payload_is_rebuilt_exactly_and_anything_else_is_refused() -> None:
+    """What a batch worker sends its parent: the decoder's bytes, rebuilt without a second validation."""
+    payload, data = new_payload_and_bytes(
+        "time",
+        1,
+        None,
+        {"server_time": "2026-01-01T00:00:00.000Z", "relay_time": "2026-01-01T00:00:00.000Z", "source": "x"},
+    )
+    assert data == payload.to_bytes()
+    rebuilt = rebuild_validated_payload(data)
+    assert rebuilt == decode_payload(data) == payload
+    value = json.loads(data)
+    altered = dict(value, id="0" * 32)  # a field changed, the seal left as it was
+    resealed = dict(altered, seal=seal_of({k: v for k, v in altered.items() if k != "seal"}))
+    for bad in (
+        canonical_dumps(altered),
+        data.replace(b'"kind"', b' "kind"'),  # not canonical
+        canonical_dumps({k: v for k, v in value.items() if k != "origin"}),  # a field missing
+        data[:-1],
+    ):
+        with pytest.raises(FormatError):
+            rebuild_validated_payload(bad)
+    assert rebuild_validated_payload(canonical_dumps(resealed)).id == "0" * 32  # sealed again: consistent

@@ -1,0 +1,125 @@
+"""The batch progress display: on a terminal after a delay, transient, never from a thread; silent with --json
+or when stdout is not a terminal."""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+from pathlib import Path
+
+from dydx_airgap.shared.progress import BatchProgress, disabled, wanted
+from tests.conftest import TEST_MNEMONIC, run_tool, write_secret
+from tests.offline.test_interactive import run_in_pty
+
+
+class Terminal(io.StringIO):
+    """What rich draws on, taken for a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_is_wanted_only_on_a_terminal_without_json() -> None:
+    assert wanted(False, Terminal())
+    assert not wanted(True, Terminal())
+    assert not wanted(False, io.StringIO())
+    closed = io.StringIO()
+    closed.close()
+    assert not wanted(False, closed)
+
+
+def test_the_bar_appears_after_the_delay_shows_counts_and_is_erased() -> None:
+    screen, clock = Terminal(), Clock()
+    threads = threading.active_count()
+    with BatchProgress(True, file=screen, show_after=1.0, clock=clock) as progress:
+        advance = progress.stage("deriving", 1000)
+        advance(100)
+        assert screen.getvalue() == ""  # a short run never flashes a bar
+        clock.now = 1.5
+        advance(400)
+        assert "deriving" in screen.getvalue() and "500/1,000" in screen.getvalue()
+        assert threading.active_count() == threads  # no refresh thread: batch.py may still fork
+        clock.now = 2.0
+        progress.stage("writing the vault and 1,000 files")
+        assert "writing the vault" in screen.getvalue()
+    assert progress.enabled is False
+    assert screen.getvalue().endswith("\x1b[1A\x1b[2K")  # transient: the bar's line is erased at the end
+
+
+def test_a_disabled_progress_draws_nothing() -> None:
+    screen, clock = Terminal(), Clock()
+    progress = BatchProgress(False, file=screen, show_after=0, clock=clock)
+    advance = progress.stage("deriving", 10)
+    clock.now = 10.0
+    advance(10)
+    progress.close()
+    assert screen.getvalue() == ""
+    assert disabled().enabled is False
+
+
+def test_batch_commands_print_no_progress_into_a_pipe_or_json(tmp_path: Path) -> None:
+    """Scripts see exactly what they saw before: no bar, no control characters."""
+    mn = write_secret(tmp_path / "mn", TEST_MNEMONIC)
+    vp = write_secret(tmp_path / "vp", "vault pass")
+    for extra in ([], ["--json"]):
+        out = tmp_path / f"d{len(extra)}"
+        result = run_tool(
+            "dydx-offline",
+            "derive",
+            "--mnemonic-file",
+            mn,
+            "--network",
+            "1",
+            "--accounts",
+            "0-39",
+            "--out",
+            out,
+            "--vault-password-file",
+            vp,
+            *extra,
+            cwd=tmp_path,
+        )
+        assert result.code == 0
+        assert "\x1b" not in result.out and "\x1b" not in result.err
+        assert "deriving" not in result.out + result.err
+
+
+# The cold CLI with the display's delay set to zero, so that even a short batch shows its bar.
+NO_DELAY = """
+import sys
+from dydx_airgap.shared import progress
+progress.SHOW_AFTER_SECONDS = 0
+from dydx_airgap.offline.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_derive_and_recover_show_their_stages_on_a_terminal(tmp_path: Path) -> None:
+    mn = write_secret(tmp_path / "mn", TEST_MNEMONIC)
+    vp = write_secret(tmp_path / "vp", "vault pass")
+    source = ["--mnemonic-file", str(mn), "--accounts", "0-39"]
+    code, screen = run_in_pty(
+        [sys.executable, "-c", NO_DELAY, "derive", *source, "--network", "1", "--out", "d",
+         "--vault-password-file", str(vp)],
+        [],
+        tmp_path,
+    )  # fmt: skip
+    assert code == 0, screen
+    for stage in ("deriving", "40/40", "writing the vault and 40 files", "reading back"):
+        assert stage in screen, stage
+    assert "account 39:" in screen  # the result, printed after the bar was erased
+    code, screen = run_in_pty(
+        [sys.executable, "-c", NO_DELAY, "recover", *source, "--network", "1", "--match", "0x" + "ab" * 8],
+        [],
+        tmp_path,
+    )
+    assert code == 1 and "searching" in screen and "not found" in screen, screen
