@@ -252,3 +252,29 @@ def test_recover_on_every_core_finds_the_same_candidates_as_one_process() -> Non
     parallel = candidate_keys(keys, networks, workers=2)
     assert len(serial) == 40 * 2 * 6 and serial == parallel
     assert len({c.stark_key for c in serial}) >= 40 * 2 * 5  # dydx3 repeats web-app unless a 00 byte leads
+
+
+def test_recover_reports_a_match_only_after_deriving_it_again_the_plain_way() -> None:
+    """A search computes its candidates with the generator table and in workers; what it tells the user to
+    sign with is confirmed by one plain k·G in the parent, so a fault there cannot report a wrong key."""
+    from dataclasses import replace
+
+    from dydx_airgap.offline.keys.recover import Match, Target, confirm_matches, search
+    from dydx_airgap.offline.keys.sources import AccountKey
+    from dydx_airgap.shared.dydx_v3.networks import get_network
+    from dydx_airgap.shared.errors import VerificationError
+
+    keys = [AccountKey(i, None, account_key(i)) for i in range(3)]
+    network = get_network(1)
+    wanted = dict(variant_public_keys(keys[2].key, 1))[StarkKeyVariant("type-rotated")]
+    found = search(keys, [network], [Target(f"{wanted:064x}")], workers=1)
+    (match,) = found.matches
+    assert (match.candidate.account, match.candidate.variant.value) == (2, "type-rotated")
+    confirm_matches(keys, found.matches)  # the true match passes again
+    other = dict(variant_public_keys(keys[1].key, 1))[StarkKeyVariant("type-rotated")]
+    wrong = Match(match.target, "exact", replace(match.candidate, stark_key=other))
+    with pytest.raises(VerificationError, match="does not derive again"):
+        confirm_matches(keys, [wrong])
+    moved = Match(match.target, "exact", replace(match.candidate, account=1))
+    with pytest.raises(VerificationError, match="account 1, variant type-rotated"):
+        confirm_matches(keys, [moved])

@@ -21,7 +21,7 @@ from dydx_airgap.offline.keys.cold_key import ColdKey, all_variant_stark_private
 from dydx_airgap.offline.keys.sources import AccountKey
 from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.dydx_v3.variants import ALL_VARIANTS, StarkKeyVariant
-from dydx_airgap.shared.errors import InputError
+from dydx_airgap.shared.errors import InputError, VerificationError
 from dydx_airgap.shared.progress import Advance
 from dydx_airgap.shared.stark import private_to_stark_key
 from dydx_airgap.shared.stark.fixed_base import GeneratorTable, generator_table
@@ -212,4 +212,20 @@ def search(
         matches.extend(_merge_same_key(found))
         if not found:
             not_found.append(target)
+    confirm_matches(keys, matches)
     return SearchResult(matches, not_found, len(candidates))
+
+
+def confirm_matches(keys: Sequence[AccountKey], matches: Sequence[Match]) -> None:
+    """Each match is derived again here, on its own, the plain way (in this process, without the generator
+    table or the workers that produced the candidates): what the user is told to sign with must give the
+    reported key. One k·G per match, so it costs nothing next to the search."""
+    by_index = {key.index: key for key in keys}
+    for match in matches:
+        c = match.candidate
+        privates = dict(all_variant_stark_private_keys(by_index[c.account].key, c.network.chain_id))
+        if private_to_stark_key(privates[c.variant]) != c.stark_key:
+            raise VerificationError(
+                f"account {c.account}, variant {c.variant.value}: the key the search found does not derive "
+                "again (a fault on this machine); nothing is reported: run recover again"
+            )

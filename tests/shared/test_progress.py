@@ -8,9 +8,12 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from dydx_airgap.shared.progress import BatchProgress, disabled, wanted
 from tests.conftest import TEST_MNEMONIC, run_tool, write_secret
 from tests.offline.test_interactive import run_in_pty
+from tests.test_evidence import shared_flow
 
 
 class Terminal(io.StringIO):
@@ -67,30 +70,35 @@ def test_a_disabled_progress_draws_nothing() -> None:
 
 
 def test_batch_commands_print_no_progress_into_a_pipe_or_json(tmp_path: Path) -> None:
-    """Scripts see exactly what they saw before: no bar, no control characters."""
+    """Scripts see exactly what they saw before: no bar, no control characters — for every batch command."""
     mn = write_secret(tmp_path / "mn", TEST_MNEMONIC)
     vp = write_secret(tmp_path / "vp", "vault pass")
+    source = ["--mnemonic-file", mn, "--accounts", "0-39"]
     for extra in ([], ["--json"]):
-        out = tmp_path / f"d{len(extra)}"
-        result = run_tool(
-            "dydx-offline",
-            "derive",
-            "--mnemonic-file",
-            mn,
-            "--network",
-            "1",
-            "--accounts",
-            "0-39",
-            "--out",
-            out,
-            "--vault-password-file",
-            vp,
-            *extra,
-            cwd=tmp_path,
-        )
-        assert result.code == 0
-        assert "\x1b" not in result.out and "\x1b" not in result.err
-        assert "deriving" not in result.out + result.err
+        runs = [
+            (["dydx-offline", "derive", *source, "--network", "1", "--out", tmp_path / f"d{len(extra)}",
+              "--vault-password-file", vp], 0),
+            (["dydx-offline", "derive-v4", *source, "--v4-network", "mainnet", "--out",
+              tmp_path / f"v{len(extra)}", "--vault-password-file", vp], 0),
+            (["dydx-offline", "recover", *source, "--network", "1", "--match", "0x" + "ab" * 8], 1),
+        ]  # fmt: skip
+        for command, code in runs:
+            result = run_tool(*command, *extra, cwd=tmp_path)  # type: ignore[arg-type]
+            assert result.code == code, result
+            seen = result.out + result.err
+            assert "\x1b" not in seen, command[1]
+            for stage in ("deriving", "searching", "reading back", "writing the vault"):
+                assert stage not in seen, (command[1], stage)
+
+
+def test_audit_verify_prints_no_progress_into_a_pipe(tmp_path_factory: pytest.TempPathFactory) -> None:
+    flow = shared_flow(tmp_path_factory)
+    for extra in ([], ["--json"]):
+        result = run_tool("dydx-audit", "verify", str(flow.bundle), "--unpinned", *extra)
+        assert result.code == 0, result
+        seen = result.out + result.err
+        assert "\x1b" not in seen
+        assert "checking payloads" not in seen and "searching for secrets" not in seen
 
 
 # The cold CLI with the display's delay set to zero, so that even a short batch shows its bar.
@@ -101,6 +109,7 @@ progress.SHOW_AFTER_SECONDS = 0
 from dydx_airgap.offline.cli import main
 sys.exit(main(sys.argv[1:]))
 """
+AUDIT_NO_DELAY = NO_DELAY.replace("dydx_airgap.offline.cli", "dydx_airgap.shared.audit.cli")
 
 
 def test_derive_and_recover_show_their_stages_on_a_terminal(tmp_path: Path) -> None:
@@ -123,3 +132,30 @@ def test_derive_and_recover_show_their_stages_on_a_terminal(tmp_path: Path) -> N
         tmp_path,
     )
     assert code == 1 and "searching" in screen and "not found" in screen, screen
+
+
+def test_derive_v4_shows_its_stages_on_a_terminal(tmp_path: Path) -> None:
+    mn = write_secret(tmp_path / "mn", TEST_MNEMONIC)
+    vp = write_secret(tmp_path / "vp", "vault pass")
+    code, screen = run_in_pty(
+        [sys.executable, "-c", NO_DELAY, "derive-v4", "--mnemonic-file", str(mn), "--accounts", "0-39",
+         "--v4-network", "mainnet", "--out", "v", "--vault-password-file", str(vp)],
+        [],
+        tmp_path,
+    )  # fmt: skip
+    assert code == 0, screen
+    for stage in ("deriving", "40/40", "writing the vault and 40 files", "reading back"):
+        assert stage in screen, stage
+    assert "account 39: dydx1" in screen
+
+
+def test_audit_verify_shows_its_stages_on_a_terminal(tmp_path_factory: pytest.TempPathFactory) -> None:
+    flow = shared_flow(tmp_path_factory)
+    code, screen = run_in_pty(
+        [sys.executable, "-c", AUDIT_NO_DELAY, "verify", str(flow.bundle), "--unpinned"],
+        [],
+        flow.root,
+    )
+    assert code == 0, screen
+    assert "checking payloads" in screen and "searching for secrets" in screen, screen
+    assert "verdict: all" in screen  # the result, printed after the bar was erased
