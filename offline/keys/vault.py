@@ -16,7 +16,7 @@ from typing import Any
 
 from dydx_airgap.offline.keys.passphrase_rule import require_strong_passphrase
 from dydx_airgap.shared.canonical_json import canonical_dumps, loads_strict
-from dydx_airgap.shared.errors import FormatError, InputError
+from dydx_airgap.shared.errors import FormatError, InputError, PolicyError
 from dydx_airgap.shared.fsutil import read_secret_file, write_secret_file
 from dydx_airgap.shared.secret import Secret
 
@@ -91,16 +91,37 @@ def new_vault_key(passphrase: Secret[str]) -> VaultKey:
     return VaultKey(header, Secret(_derive_key(passphrase, header)))
 
 
+#: What a vault file adds to its contents: the magic line, the canonical header (its hex salt and nonce have
+#: fixed lengths; the KDF figures are bounded by _KDF_MAX) and its newline, and the AES-GCM tag.
+_FILE_OVERHEAD = len(MAGIC) + 4096 + 1 + 16
+
+
+def _require_openable_size(contents: dict[str, Any], size: int) -> None:
+    """A vault that :func:`read_vault` would refuse as too large is never written: refused here, before any
+    file of the batch is, so the directory stays as it was."""
+    limit = MAX_VAULT_BYTES - _FILE_OVERHEAD
+    if size <= limit:
+        return
+    entries = sum(len(contents.get(name) or ()) for name in ("accounts", "v4_accounts"))
+    fits = f" (about {limit * entries // size:,} of these accounts fit)" if entries else ""
+    raise PolicyError(
+        f"a vault holding {entries:,} accounts would be {size / 2**20:.1f} MiB, more than the "
+        f"{MAX_VAULT_BYTES // 2**20} MiB a vault may hold{fits}: nothing was written; derive the "
+        "accounts in smaller ranges, each into its own --out directory"
+    )
+
+
 def encrypt_vault(
     contents: dict[str, Any], passphrase: Secret[str], prepared: VaultKey | None = None
 ) -> bytes:
     """``prepared``: a key made by :func:`new_vault_key` from this same passphrase (else one is made)."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+    plaintext = canonical_dumps(contents)
+    _require_openable_size(contents, len(plaintext))
     vault_key = prepared if prepared is not None else new_vault_key(passphrase)
     header = vault_key.header
     header_bytes = header.to_bytes()
-    plaintext = canonical_dumps(contents)
     ciphertext = AESGCM(vault_key.take()).encrypt(header.nonce, plaintext, header_bytes)
     return MAGIC + header_bytes + b"\n" + ciphertext
 

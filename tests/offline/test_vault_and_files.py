@@ -242,3 +242,59 @@ def test_secrets_stay_redacted_in_tracebacks_even_with_locals() -> None:
         rendered = "".join(inner.format())
     assert "Secret(<redacted>)" in rendered and "ColdKey(address=" in rendered
     assert value not in rendered and raw.hex()[:16] not in rendered
+
+
+def test_every_vault_written_opens_and_one_too_large_to_open_is_never_written(tmp_path: Path) -> None:
+    """read_vault refuses files over MAX_VAULT_BYTES, so encrypt_vault refuses contents that would make one."""
+    from dydx_airgap.offline.keys.vault import _FILE_OVERHEAD, MAX_VAULT_BYTES
+    from dydx_airgap.shared.canonical_json import canonical_dumps
+    from dydx_airgap.shared.errors import PolicyError
+
+    limit = MAX_VAULT_BYTES - _FILE_OVERHEAD
+    empty = len(canonical_dumps({"format": "x", "accounts": [{"pad": ""}]}))
+    largest = {"format": "x", "accounts": [{"pad": "a" * (limit - empty)}]}
+    assert len(canonical_dumps(largest)) == limit
+    path = tmp_path / "vault"
+    write_vault(path, largest, Secret("correct horse battery"))
+    assert read_vault(path, Secret("correct horse battery")) == largest
+    larger = {"format": "x", "accounts": [{"pad": "a" * (limit - empty + 1)}]}
+    before = path.read_bytes()
+    with pytest.raises(PolicyError, match=r"1 accounts would be 16\.0 MiB.*nothing was written"):
+        write_vault(path, larger, Secret("correct horse battery"))
+    assert path.read_bytes() == before
+
+
+# derive with the vault's cap lowered so that 40 accounts exceed it (the code path of ~29,000 real ones).
+SMALL_VAULT = """
+import sys
+from dydx_airgap.offline.keys import vault
+vault.MAX_VAULT_BYTES = 20_000
+from dydx_airgap.offline.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_derive_refuses_a_vault_too_large_to_open_and_leaves_the_directory_as_it_was(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import TEST_MNEMONIC, write_secret
+
+    mn = write_secret(tmp_path / "mn", TEST_MNEMONIC)
+    vp = write_secret(tmp_path / "vp", "vault pass phrase")
+    out = tmp_path / "keys"
+
+    def derive(accounts: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", SMALL_VAULT, "derive", "--mnemonic-file", str(mn), "--network", "1",
+             "--accounts", accounts, "--out", str(out), "--vault-password-file", str(vp)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    assert derive("0-1").returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    refused = derive("0-39")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    (line,) = refused.stderr.strip().splitlines()
+    assert "40 accounts would be" in line and "nothing was written" in line and "--out" in line, line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no new file, no temporary, vault kept
