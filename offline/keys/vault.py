@@ -111,6 +111,19 @@ def _require_openable_size(contents: dict[str, Any], size: int) -> None:
     )
 
 
+def require_room_for(accounts: int, least_bytes_each: int) -> None:
+    """Before a batch is derived: refuse at once a range whose entries cannot fit in one vault even at
+    ``least_bytes_each`` (a lower bound on one entry), rather than after minutes of derivation. Ranges near
+    the limit pass here and are measured exactly when the vault is encrypted."""
+    most = (MAX_VAULT_BYTES - _FILE_OVERHEAD) // least_bytes_each
+    if accounts > most:
+        raise PolicyError(
+            f"{accounts:,} accounts cannot fit in one vault ({MAX_VAULT_BYTES // 2**20} MiB: even at their "
+            f"smallest, at most {most:,} fit): nothing was written; derive the accounts in smaller ranges, "
+            "each into its own --out directory"
+        )
+
+
 def encrypt_vault(
     contents: dict[str, Any], passphrase: Secret[str], prepared: VaultKey | None = None
 ) -> bytes:

@@ -264,11 +264,12 @@ def test_every_vault_written_opens_and_one_too_large_to_open_is_never_written(tm
     assert path.read_bytes() == before
 
 
-# derive with the vault's cap lowered so that 40 accounts exceed it (the code path of ~29,000 real ones).
+# derive with the vault's cap lowered so that 40 accounts pass the early estimate but exceed the cap once
+# encrypted (the code path of ~30,000 real ones).
 SMALL_VAULT = """
 import sys
 from dydx_airgap.offline.keys import vault
-vault.MAX_VAULT_BYTES = 20_000
+vault.MAX_VAULT_BYTES = 24_000
 from dydx_airgap.offline.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -298,3 +299,22 @@ def test_derive_refuses_a_vault_too_large_to_open_and_leaves_the_directory_as_it
     (line,) = refused.stderr.strip().splitlines()
     assert "40 accounts would be" in line and "nothing was written" in line and "--out" in line, line
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no new file, no temporary, vault kept
+
+
+def test_a_range_too_large_for_one_vault_is_refused_before_any_key_is_loaded(tmp_path: Path) -> None:
+    """100,000 accounts cannot fit in one vault whatever their entries: refused before a key is loaded or a
+    passphrase asked for, with nothing created. The mnemonic's checksum is wrong on purpose: loading the
+    keys would report that instead."""
+    from tests.conftest import run_tool, write_secret
+
+    bad = write_secret(tmp_path / "mn", " ".join(["test"] * 12))
+    for command, network in (("derive", ["--network", "1"]), ("derive-v4", ["--v4-network", "mainnet"])):
+        result = run_tool("dydx-offline", command, "--mnemonic-file", bad, *network, "--accounts", "0-99999",
+                          "--out", tmp_path / command, cwd=tmp_path)  # fmt: skip
+        assert result.code == 1 and "Traceback" not in result.err, result
+        assert "100,000 accounts cannot fit in one vault" in result.err, result.err
+        assert "smaller ranges" in result.err and "nothing was written" in result.err
+        assert not (tmp_path / command).exists()
+        fits = run_tool("dydx-offline", command, "--mnemonic-file", bad, *network, "--accounts", "0-9",
+                        "--out", tmp_path / command, cwd=tmp_path)  # fmt: skip
+        assert fits.code == 1 and "checksum" in fits.err, fits  # a range that fits gets as far as the keys
