@@ -512,3 +512,32 @@ def test_bundle_includes_the_keys_public_file_when_no_from_directory_holds_it(
     assert public.kind == "public-key" and public.body == published.body  # the same key, made again
     checked = ok("dydx-audit", "verify", out, "--address", f.address, "--cold-only")
     assert f"and with cold/public-{NETWORK}-0000.json" in checked
+
+
+def test_no_tool_writes_a_bundle_too_large_for_the_auditor_to_open(tmp_path: Path) -> None:
+    """write_bundle_dir and write_bundle_archive (the cold bundle, the relay's receipts and pack) refuse, before
+    writing anything, a bundle that load_bundle would refuse; a bundle at the limits opens both ways."""
+    from dydx_airgap.shared.errors import PolicyError
+    from dydx_airgap.shared.evidence.archive import read_archive
+    from dydx_airgap.shared.evidence.files import write_bundle_archive, write_bundle_dir
+    from dydx_airgap.shared.evidence.layout import (
+        MAX_ARCHIVE_BYTES,
+        MAX_FILE_BYTES,
+        MAX_FILES,
+        limits_problem,
+    )
+
+    at_limit = {f"cold/f{i:05d}.json": b"x" for i in range(MAX_FILES)}  # 1-byte files: the most padding
+    assert limits_problem(at_limit) is None
+    archive = pack_archive(at_limit)
+    assert len(archive) <= MAX_ARCHIVE_BYTES
+    opened = read_archive(archive)
+    assert opened.problems == [] and opened.files == at_limit
+    too_many = {**at_limit, "cold/one-more.json": b"x"}
+    too_large = {"cold/log.jsonl": bytes(MAX_FILE_BYTES + 1)}
+    for files, why in ((too_many, "20,001 files"), (too_large, "the largest 64.0 MiB")):
+        with pytest.raises(PolicyError, match=f"{why}.*nothing was written"):
+            write_bundle_dir(tmp_path / "bundle", files)
+        with pytest.raises(PolicyError, match="nothing was written"):
+            write_bundle_archive(tmp_path / "bundle.tar", files)
+        assert not (tmp_path / "bundle").exists() and list(tmp_path.iterdir()) == []

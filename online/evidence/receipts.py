@@ -26,7 +26,12 @@ from typing import Any
 
 from dydx_airgap.shared import __version__
 from dydx_airgap.shared.errors import InputError, VerificationError
-from dydx_airgap.shared.evidence.files import BundleFiles, write_bundle_archive, write_bundle_dir
+from dydx_airgap.shared.evidence.files import (
+    BundleFiles,
+    require_openable,
+    write_bundle_archive,
+    write_bundle_dir,
+)
 from dydx_airgap.shared.evidence.layout import RECEIPTS, RECEIPTS_SIG, RELAY_FILES
 from dydx_airgap.shared.evidence.receipts import (
     build_receipts,
@@ -409,6 +414,7 @@ def add_receipts(
 def write_receipts(target: Path, bundle: BundleFiles, files: dict[str, bytes]) -> None:
     """Store the relay files: into the directory, or by rewriting the archive (atomically)."""
     if bundle.archive_name is None:
+        require_openable(files)  # the whole bundle, though only the relay's files are written
         write_bundle_dir(target, {name: files[name] for name in RELAY_FILES})
     else:
         write_bundle_archive(target, files)

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from dydx_airgap.shared.errors import FormatError
 from dydx_airgap.shared.evidence.layout import (
     MANIFEST,
+    MAX_ARCHIVE_BYTES,
     MAX_FILE_BYTES,
     MAX_FILES,
-    MAX_TOTAL_BYTES,
     check_bundle_path,
 )
 
@@ -132,8 +132,8 @@ def _name(raw: bytes) -> str:
 def read_archive(data: bytes) -> ArchiveContents:
     """Parse an archive in memory; problems are collected (never raised) so verify can name them all."""
     contents = ArchiveContents(top=None)
-    if len(data) > MAX_TOTAL_BYTES:
-        contents.problems.append(("archive", f"is {len(data)} bytes, more than {MAX_TOTAL_BYTES}"))
+    if len(data) > MAX_ARCHIVE_BYTES:
+        contents.problems.append(("archive", f"is {len(data)} bytes, more than {MAX_ARCHIVE_BYTES}"))
         return contents
     offset = 0
     last = "the start"

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dydx_airgap.shared.errors import InputError
+from dydx_airgap.shared.errors import InputError, PolicyError
 from dydx_airgap.shared.evidence.archive import canonical_difference, pack_archive, read_archive
-from dydx_airgap.shared.evidence.layout import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, check_bundle_path
+from dydx_airgap.shared.evidence.layout import (
+    MAX_ARCHIVE_BYTES,
+    MAX_FILE_BYTES,
+    MAX_FILES,
+    MAX_TOTAL_BYTES,
+    check_bundle_path,
+    limits_problem,
+)
 from dydx_airgap.shared.fsutil import atomic_write_bytes, make_dirs, read_untrusted_file
 from dydx_airgap.shared.transport.secrecy import bytes_carry_secret_seed
 
@@ -75,7 +83,7 @@ def load_bundle(path: str | os.PathLike[str]) -> BundleFiles:
         return found
     if not p.exists():
         raise InputError(f"{p}: no such bundle directory or archive")
-    data = read_untrusted_file(p, cap=MAX_TOTAL_BYTES)
+    data = read_untrusted_file(p, cap=MAX_ARCHIVE_BYTES)
     return bundle_from_archive(data, p.name, str(p))
 
 
@@ -93,9 +101,21 @@ def bundle_from_archive(data: bytes, name: str, source: str | None = None) -> Bu
     return found
 
 
+def require_openable(files: Mapping[str, bytes]) -> None:
+    """Refuse, before anything is written, a bundle that load_bundle (and so dydx-audit) would refuse as
+    too large."""
+    problem = limits_problem(files)
+    if problem is not None:
+        raise PolicyError(
+            f"this bundle cannot be written: {problem}; nothing was written. Bundle the evidence in parts "
+            "(start a new evidence log for each period)"
+        )
+
+
 def write_bundle_dir(directory: Path, files: dict[str, bytes]) -> None:
     """Write bundle files under ``directory`` (created if needed): 0644 files and 0755 dirs, except that a
     payload carrying a derivation seed (the onboarding request) is 0600 (see transport/secrecy.py)."""
+    require_openable(files)
     for path in sorted(files):
         check_bundle_path(path)
         target = directory / path
@@ -106,6 +126,7 @@ def write_bundle_dir(directory: Path, files: dict[str, bytes]) -> None:
 
 def write_bundle_archive(target: Path, files: dict[str, bytes]) -> bytes:
     """The archive is 0600 when any member carries a derivation seed."""
+    require_openable(files)
     data = pack_archive(files)
     secret = any(bytes_carry_secret_seed(content) for content in files.values())
     atomic_write_bytes(target, data, 0o600 if secret else 0o644)

@@ -7,6 +7,7 @@ bundle, hide as a dot-file, collide by case folding tricks on one system only, o
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from dydx_airgap.shared.errors import FormatError
 
@@ -32,6 +33,24 @@ MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MAX_RECEIPTS_BYTES = 64 * 1024 * 1024
 MAX_SIG_FILE_BYTES = 4096
 MAX_PATH_BYTES = 100  # fits a ustar name field: no prefix field, no PAX header, one way to write it
+#: The canonical archive of a bundle at those limits: each member adds a 512-byte header and at most 511
+#: bytes of padding, and two zero blocks end it. A bundle that opens as a directory opens as an archive.
+MAX_ARCHIVE_BYTES = MAX_TOTAL_BYTES + MAX_FILES * 2 * 512 + 2 * 512
+
+
+def limits_problem(files: Mapping[str, bytes]) -> str | None:
+    """Why a reader would refuse a bundle of these files as too large, or None: checked before a bundle is
+    written, so that no tool writes one that dydx-audit cannot open."""
+    total = sum(len(data) for data in files.values())
+    largest = max((len(data) for data in files.values()), default=0)
+    if len(files) > MAX_FILES or total > MAX_TOTAL_BYTES or largest > MAX_FILE_BYTES:
+        return (
+            f"it would hold {len(files):,} files, {total / 2**20:.1f} MiB in all, the largest "
+            f"{largest / 2**20:.1f} MiB, more than a bundle may ({MAX_FILES:,} files, "
+            f"{MAX_TOTAL_BYTES // 2**20} MiB in all, {MAX_FILE_BYTES // 2**20} MiB a file)"
+        )
+    return None
+
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,79}")
 
