@@ -23,7 +23,7 @@ from dydx_airgap.shared.evidence.layout import (
     check_bundle_path,
     limits_problem,
 )
-from dydx_airgap.shared.fsutil import atomic_write_bytes, make_dirs, read_untrusted_file
+from dydx_airgap.shared.fsutil import atomic_write_bytes, atomic_write_many, make_dirs, read_untrusted_file
 from dydx_airgap.shared.transport.secrecy import bytes_carry_secret_seed
 
 
@@ -116,12 +116,18 @@ def write_bundle_dir(directory: Path, files: dict[str, bytes]) -> None:
     """Write bundle files under ``directory`` (created if needed): 0644 files and 0755 dirs, except that a
     payload carrying a derivation seed (the onboarding request) is 0600 (see transport/secrecy.py)."""
     require_openable(files)
+    by_mode: dict[int, list[tuple[Path, bytes]]] = {0o600: [], 0o644: []}
     for path in sorted(files):
         check_bundle_path(path)
         target = directory / path
-        make_dirs(target.parent, 0o755)
-        secret = bytes_carry_secret_seed(files[path])
-        atomic_write_bytes(target, files[path], 0o600 if secret else 0o644)
+        by_mode[0o600 if bytes_carry_secret_seed(files[path]) else 0o644].append((target, files[path]))
+    for parent in sorted({target.parent for batch in by_mode.values() for target, _ in batch}):
+        make_dirs(parent, 0o755)
+    # One batch per mode (fsutil.atomic_write_many): each file whole, old or new, after a crash, at the cost
+    # of one flush for the batch rather than an fsync per file and per directory.
+    for mode, batch in by_mode.items():
+        if batch:
+            atomic_write_many(batch, mode)
 
 
 def write_bundle_archive(target: Path, files: dict[str, bytes]) -> bytes:
