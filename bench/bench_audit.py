@@ -157,12 +157,13 @@ def _tx_pair(key: ColdKey, nonce: int) -> tuple[Payload, Payload]:
     return request, payload
 
 
-def generate_bundle(root: Path, artefacts: int) -> Path:
-    """Write cold outputs, build the bundle with the real bundler, add signed receipts; returns the bundle."""
+def generate_bundle(root: Path, artefacts: int, key: ColdKey | None = None) -> Path:
+    """Write cold outputs (``root/cold``, the log ``root/evidence.jsonl``), build the bundle with the real
+    bundler, add signed receipts; returns the bundle. ``key``: the cold key (default: the fixed seed's)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    seed = hashlib.sha256(b"dydx-airgap audit bench key").digest()
-    key = ColdKey(Secret(seed))
+    if key is None:
+        key = ColdKey(Secret(hashlib.sha256(b"dydx-airgap audit bench key").digest()))
     cold = root / "cold"
     cold.mkdir()
     log: list[bytes] = []

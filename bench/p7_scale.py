@@ -12,6 +12,8 @@ Commands (test mnemonic, chain id 1):
 * ``dydx-offline recover --mnemonic-file M --network 1 --accounts 0-(N-1) --match KEY`` (KEY: the last
   account's legacy personal-sign key, found only once every candidate is computed)
 * ``dydx-offline derive-v4 --mnemonic-file M --v4-network mainnet --accounts 0-(N-1) --out D --json``
+* ``dydx-offline evidence bundle --mnemonic-file M --network 31337 --evidence-log L --from COLD --out B`` on
+  the N artefacts bench/bench_audit.py signed with the test mnemonic's account 0
 * ``dydx-audit verify BUNDLE --unpinned`` on a bundle of N artefacts made by bench/bench_audit.py
 
 Reference and floor, per account (or artefact), measured in this run:
@@ -23,7 +25,8 @@ Reference and floor, per account (or artefact), measured in this run:
   its favour); the floor is two coincurve signatures (EIP-712 and personal_sign) and six fastecdsa k·G;
 * derive-v4: the floor is one EIP-712 signature, the BIP-39 seed's PBKDF2 (2048 rounds), the BIP-32 path and
   one public key (measured here); no reference client derives v4 accounts from an Ethereum key in Python;
-* audit verify: the floor is one secp256k1 public-key recovery per artefact; there is no reference client.
+* evidence bundle and audit verify: the floor is one secp256k1 public-key recovery per artefact (each
+  artefact's origin signature); there is no reference client.
 
 "Marginal" is (wall at 10,000 − wall at 1,000) / 9,000: the cost of one more account once start-up, the
 vault's Argon2id and the generator table are paid. Runnable alone:
@@ -179,23 +182,43 @@ def run_key_commands(work: Path, sizes: tuple[int, ...], repeats: int) -> list[S
     return [derive, recover, v4]
 
 
-def run_audit(work: Path, sizes: tuple[int, ...], repeats: int) -> Series:
+def _bundle_command(mnemonic: Path, root: Path) -> Callable[[int], list[str]]:
+    """`evidence bundle` of what bench_audit wrote under ``root``, into a new directory each run."""
     import bench_audit
 
+    source = ["--mnemonic-file", str(mnemonic), "--network", str(bench_audit.NETWORK.chain_id)]
+    log = ["--evidence-log", str(root / "evidence.jsonl"), "--from", str(root / "cold")]
+    command = [str(BIN / "dydx-offline"), "evidence", "bundle", *source, *log]
+    return lambda run: [*command, "--out", str(root / f"cli-{run}"), "--json"]
+
+
+def run_audit(work: Path, sizes: tuple[int, ...], repeats: int) -> list[Series]:
+    """`dydx-offline evidence bundle` of N artefacts (the test mnemonic's account 0 signed them; each run
+    into a new directory), then `dydx-audit verify` of the bundle."""
+    import bench_audit
+
+    from dydx_airgap.offline.keys.cold_key import ColdKey
+    from dydx_airgap.offline.keys.hd import Bip32Deriver, seed_from_mnemonic
+    from dydx_airgap.shared.secret import Secret
+
+    mnemonic = _secret_file(work / "mn-audit", TEST_MNEMONIC)
+    seed = seed_from_mnemonic(Secret(TEST_MNEMONIC), Secret(""))
+    key = ColdKey(Bip32Deriver(seed).private_key("m/44'/60'/0'/0/0"))
+    bundling = Series("evidence-bundle", "`dydx-offline evidence bundle --from COLD --out B`", "artefact", {})
     series = Series("dydx-audit", "`dydx-audit verify BUNDLE --unpinned`", "artefact", {})
     for n in sizes:
         # The smallest bundle the generator makes holds a public key, an onboarding request and the log.
         artefacts = max(n, 4)
+        times = repeats if n < 10_000 else 1
         print(f"P7: generating an evidence bundle of {artefacts} artefacts ...", file=sys.stderr)
         root = work / f"audit-{artefacts}"
         root.mkdir()
-        bundle = bench_audit.generate_bundle(root, artefacts)
+        bundle = bench_audit.generate_bundle(root, artefacts, key)
+        bundling.runs[artefacts] = _measure(_bundle_command(mnemonic, root), work, times)
         command = (str(BIN / "dydx-audit"), "verify", str(bundle), "--unpinned")
-        series.runs[artefacts] = _measure(
-            lambda run, line=command: list(line), work, repeats if n < 10_000 else 1
-        )
+        series.runs[artefacts] = _measure(lambda run, line=command: list(line), work, times)
         shutil.rmtree(root)
-    return series
+    return [bundling, series]
 
 
 def _stark_floors(samples: int = 300) -> dict[str, float]:
@@ -286,6 +309,7 @@ READ_BACK = """#### What the read-back checks prove (all of them run inside the 
 |  | the vault is read back from disk and decrypted with the passphrase (Argon2id, then AES-256-GCM over the authenticated header and every entry), and must equal the contents meant | a later command can open it; every STARK private key (v3) or onboarding signature and mnemonic (v4) is the one in memory from which the published public key was derived, with its API credentials, and entries kept from an earlier run are unchanged |
 |  | not repeated: deriving each public key again from the vault's private key (v3: a second STARK k·G; v4: PBKDF2's 2,048 rounds again) | the same equality as the check above, at the cost of the most expensive step of derivation |
 | `recover` | writes no file; every candidate is computed before the match is reported, and the match is re-derived on its own | the reported account, variant and path give exactly the key asked for |
+| `evidence bundle` | every check `dydx-audit verify` makes of a cold bundle, on the files in memory, before anything is written; then the bundle is read back as the auditor's reader reads it (layout, links, sizes) and compared byte for byte | the bundle on disk is the one that passed; the verdict depends on nothing but those bytes, so verifying the copy again would only repeat it |
 | `dydx-audit verify` | writes no file; every artefact's hash, every signature, the manifest-to-receipt chain, the log and the secret scan run on every artefact at every N | the verdict covers the whole bundle, not a sample |
 """  # noqa: E501 - a markdown table, one row per line
 
@@ -300,7 +324,7 @@ def run(
         work = Path(tmp)
         series = run_key_commands(work, sizes, repeats)
         try:
-            series.append(run_audit(work, sizes, repeats))
+            series.extend(run_audit(work, sizes, repeats))
         except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
             notes.append(f"P7 audit series failed: {exc}")
     dydx3 = p1.get("dydx3_total")
@@ -309,6 +333,7 @@ def run(
         "derive": floors["two_signatures"] + floors["k_g"],
         "recover": floors["two_signatures"] + 6 * floors["k_g"],
         "derive-v4": floors["v4"],
+        "evidence-bundle": floors["recovery"],
         "dydx-audit": floors["recovery"],
     }
     rows = []
@@ -365,7 +390,8 @@ def run(
             "per-account median from P1, times N); *vs floor*: our time per account divided by the "
             "primitive floor per account (module docstring of bench/p7_scale.py). Floors per account, "
             f"this run: derive {ms(floor_of['derive'])}, recover {ms(floor_of['recover'])}, derive-v4 "
-            f"{ms(floor_of['derive-v4'])}, audit {ms(floor_of['dydx-audit'])} per artefact.",
+            f"{ms(floor_of['derive-v4'])}, evidence bundle and audit {ms(floor_of['dydx-audit'])} per "
+            "artefact.",
             "",
             table(
                 ["command", "N", "wall", "per account", "vs reference", "vs floor", "peak memory"],
@@ -407,7 +433,7 @@ def summary_rows(figures: dict[str, float]) -> list[list[str]]:
             below=False,
         ),
     ]
-    for name in ("derive", "recover", "derive-v4", "dydx-audit"):
+    for name in ("derive", "recover", "derive-v4", "evidence-bundle", "dydx-audit"):
         rows.append(row(f"P7 {name}: wall at 10,000 / at 1,000", f"{name} growth", GROWTH_LIMIT, times))
         rows.append(row(f"P7 {name}: peak memory", f"{name} peak", PEAK_MB, megabytes))
     rows.append(
