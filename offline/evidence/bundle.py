@@ -39,6 +39,7 @@ from dydx_airgap.shared.evidence.manifest import (
 from dydx_airgap.shared.evidence.message import manifest_message
 from dydx_airgap.shared.evidence.verify import Verification, verify_bundle
 from dydx_airgap.shared.fsutil import read_untrusted_file
+from dydx_airgap.shared.progress import BatchProgress, disabled
 from dydx_airgap.shared.timestamps import iso_ms, now_utc
 from dydx_airgap.shared.transport.payload import MAX_PAYLOAD_BYTES, Payload, decode_payload
 from dydx_airgap.shared.transport.secrecy import bytes_carry_secret_seed
@@ -193,10 +194,12 @@ def build_bundle(
     from_dirs: list[Path],
     out: Path,
     own_public: Callable[[], tuple[str, Payload]] | None = None,
+    progress: BatchProgress | None = None,
 ) -> BuiltBundle:
     """``own_public`` makes the key's public file (name, payload) when none of the --from directories holds
     one for this network: an auditor cross-checks the STARK key against it, and operators rarely think of
-    passing derive's output folder."""
+    passing derive's output folder. ``progress``: where a large bundle shows its stages."""
+    shown = progress if progress is not None else disabled()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"{out} already exists: a bundle is never overwritten; choose another --out")
     log_bytes = read_untrusted_file(log_path, cap=MAX_LOG_BYTES)
@@ -213,10 +216,13 @@ def build_bundle(
             f"the evidence log {log_path} records no signature by {key.address} on {network.label}: "
             "check --network, the key and --account"
         )
+    shown.stage("reading the --from directories")
     candidates = _index(from_dirs, {log_path.resolve()})
     lookup = _Lookup(candidates)
     collected = _Collector()
+    advance = shown.stage("collecting what the log records", len(mine))
     for entry in mine:
+        advance(1)
         sha, name = str(entry.get("payload_sha256")), entry.get("file")
         found = _find(lookup, sha, name if isinstance(name, str) else None, f"{entry.get('kind')} payload")
         payload = _payload_of(found)
@@ -274,9 +280,11 @@ def build_bundle(
         manifest_message(network.chain_id, key.address, digest), signature
     )
     # The auditor's checks, before anything is written: a bundle that would fail them is not made.
-    verification = verify_bundle(BundleFiles(str(out), files), cold_only=True)
+    verification = verify_bundle(BundleFiles(str(out), files), cold_only=True, progress=shown)
     _require_pass(verification, "the bundle about to be written")
+    shown.stage(f"writing {len(files):,} files")
     write_bundle_dir(out, files)
+    shown.stage("reading back")
     # Read back as the auditor's tool reads it: the same files, byte for byte, and nothing the reader objects
     # to (layout, links, sizes). verify_bundle depends on nothing else, so checking the copy on disk again
     # would repeat the verdict above (half the command's time at 10,000 artefacts).

@@ -69,6 +69,8 @@ def bundle(
     from dydx_airgap.offline.evidence.bundle import build_bundle
     from dydx_airgap.offline.keys.cold_key import derive_account
     from dydx_airgap.offline.keys.derive import public_file_name, public_payload
+    from dydx_airgap.shared.progress import BatchProgress
+    from dydx_airgap.shared.progress import wanted as progress_wanted
 
     if legacy_log is not None and evidence_log != DEFAULT_EVIDENCE_LOG and legacy_log != evidence_log:
         raise InputError("--log and --evidence-log name two different logs: give only --evidence-log")
@@ -79,7 +81,8 @@ def bundle(
         derived = derive_account(key.key, network.chain_id, variant)
         return public_file_name(network, key.index), public_payload(network, key, derived)
 
-    built = build_bundle(key.key, network, log_path, list(from_dirs), out, own_public)
+    with BatchProgress(progress_wanted(as_json)) as progress:
+        built = build_bundle(key.key, network, log_path, list(from_dirs), out, own_public, progress)
     manifest = built.manifest
     if as_json:
         click.echo(

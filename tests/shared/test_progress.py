@@ -159,3 +159,28 @@ def test_audit_verify_shows_its_stages_on_a_terminal(tmp_path_factory: pytest.Te
     assert code == 0, screen
     assert "checking payloads" in screen and "searching for secrets" in screen, screen
     assert "verdict: all" in screen  # the result, printed after the bar was erased
+
+
+def test_evidence_bundle_shows_its_stages_on_a_terminal_and_nothing_in_a_pipe(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    from tests.test_evidence import NETWORK
+
+    flow = shared_flow(tmp_path_factory)
+    source = ["--mnemonic-file", str(flow.mnemonic), "--network", NETWORK,
+              "--evidence-log", str(flow.cold / "evidence.jsonl"), "--from", str(flow.cold)]  # fmt: skip
+    code, screen = run_in_pty(
+        [sys.executable, "-c", NO_DELAY, "evidence", "bundle", *source, "--out", str(tmp_path / "b-tty")],
+        [],
+        tmp_path,
+    )
+    assert code == 0, screen
+    for stage in ("collecting what the log records", "checking payloads", "writing", "reading back"):
+        assert stage in screen, stage
+    assert "bundle " in screen  # the result, printed after the bar was erased
+    for extra in ([], ["--json"]):
+        result = run_tool("dydx-offline", "evidence", "bundle", *source, "--out", tmp_path / f"b{len(extra)}",
+                          *extra)  # fmt: skip
+        assert result.code == 0, result
+        seen = result.out + result.err
+        assert "\x1b" not in seen and "collecting" not in seen and "reading back" not in seen
