@@ -22,12 +22,13 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
-from typing import cast
+from typing import Any, TypeVar, cast
 
 from dydx_airgap.shared.errors import InputError
 from dydx_airgap.shared.progress import Advance
@@ -45,6 +46,8 @@ _OK, _FAILED, _MORE = b"\x00", b"\x01", b"\x02"
 
 Work = Callable[[int, int], bytes]
 """Computes the records of items [start, stop) and returns them concatenated."""
+
+_T = TypeVar("_T")
 
 
 def available_cpus() -> int:
@@ -165,3 +168,43 @@ def _worker_main(work: Work, start: int, stop: int, writer: Connection) -> None:
             writer.send_bytes(_FAILED)
     finally:
         writer.close()
+
+
+def map_public(
+    function: Callable[[Any], _T],
+    items: Sequence[Any],
+    advance: Advance | None = None,
+    min_items: int = 256,
+    workers: int | None = None,
+) -> list[_T]:
+    """``[function(item) for item in items]``, on every core when there are at least ``min_items``.
+
+    For **public** data only: the answers come back pickled (only ever read by the process that forked the
+    worker), so nothing secret may be an item or an answer — the cold side's batches use
+    :func:`run_in_workers` with fixed binary records instead. A worker that fails changes nothing: the list
+    is then computed here, with the same result.
+    """
+    count = worker_count(workers, len(items)) if len(items) >= min_items else 1
+    if count > 1:
+
+        def work(start: int, stop: int) -> bytes:
+            data = pickle.dumps([function(item) for item in items[start:stop]])
+            return len(data).to_bytes(8, "big") + data
+
+        chunks = run_in_workers(len(items), work, count, advance)
+        if chunks is not None:
+            out: list[_T] = []
+            blob = b"".join(chunks)
+            offset = 0
+            while offset + 8 <= len(blob):
+                size = int.from_bytes(blob[offset : offset + 8], "big")
+                out.extend(pickle.loads(blob[offset + 8 : offset + 8 + size]))  # noqa: S301 - our own fork
+                offset += 8 + size
+            if offset == len(blob) and len(out) == len(items):
+                return out
+    results = []
+    for item in items:
+        results.append(function(item))
+        if advance is not None:
+            advance(1)
+    return results

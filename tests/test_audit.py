@@ -163,6 +163,7 @@ def test_checks_on_every_core_give_exactly_the_serial_verdicts(
 ) -> None:
     """Large bundles decode, check request signatures and scan for secrets in workers: the same check
     lines, passing or failing, as one process gives."""
+    from dydx_airgap.shared import parallel as parallel_module
     from dydx_airgap.shared.evidence import verify as verify_module
 
     good = dict(load_bundle(flow.bundle).files)
@@ -170,7 +171,7 @@ def test_checks_on_every_core_give_exactly_the_serial_verdicts(
     raw = json.loads(swapped["cold/apikey.json"])
     raw["body"]["rungs"][0]["signature"] = raw["body"]["rungs"][1]["signature"]
     swapped["cold/apikey.json"] = json.dumps(raw).encode()  # not canonical any more: the payload fails
-    real = verify_module.run_in_workers
+    real = parallel_module.run_in_workers
     answered: list[int] = []
 
     def counting(*args: Any, **kwargs: Any) -> Any:
@@ -182,11 +183,38 @@ def test_checks_on_every_core_give_exactly_the_serial_verdicts(
         serial = [c.line() for c in verify(flow, files).checks]
         monkeypatch.setattr(verify_module, "PARALLEL_MIN_ITEMS", 1)
         monkeypatch.setattr(verify_module, "WORKERS", 2)
-        monkeypatch.setattr(verify_module, "run_in_workers", counting)
+        monkeypatch.setattr(parallel_module, "run_in_workers", counting)
         parallel = [c.line() for c in verify(flow, files).checks]
         monkeypatch.undo()
         assert parallel == serial
     assert answered and all(answered)  # the workers did answer: this compared the two paths
+
+
+def test_the_report_drawn_on_every_core_is_byte_for_byte_the_serial_one(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large bundle's QR codes are drawn in workers; the page is the same as one process draws."""
+    from dydx_airgap.shared import parallel as parallel_module
+    from dydx_airgap.shared.audit import report as report_module
+
+    files = load_bundle(flow.bundle)
+    result = verify(flow, files.files)
+    monkeypatch.setattr(report_module, "QR_WORKERS", 1)
+    serial = report_module.render_report(result, files)
+    real = parallel_module.run_in_workers
+    answered: list[bool] = []
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        chunks = real(*args, **kwargs)
+        answered.append(chunks is not None)
+        return chunks
+
+    monkeypatch.setattr(report_module, "QR_PARALLEL_MIN_ITEMS", 1)
+    monkeypatch.setattr(report_module, "QR_WORKERS", 2)
+    monkeypatch.setattr(parallel_module, "run_in_workers", counting)
+    assert report_module.render_report(result, files) == serial
+    assert answered == [True]  # the workers drew the codes: this compared the two paths
+    assert serial.count('<div class="qr">') >= 4
 
 
 def test_missing_relay_part_fails_unless_cold_only(flow: Flow) -> None:

@@ -146,10 +146,14 @@ def report(bundle: Path, html_out: Path, relay_key: str | None, signer: str | No
     from dydx_airgap.shared.audit.report import render_report
     from dydx_airgap.shared.evidence.files import load_bundle
     from dydx_airgap.shared.evidence.verify import verify_bundle
+    from dydx_airgap.shared.progress import BatchProgress, wanted
 
     files = load_bundle(bundle)
-    result = verify_bundle(files, _pinned(relay_key), cold_only, _signer(signer))
-    atomic_write_text(html_out, render_report(result, files))
+    with BatchProgress(wanted(False)) as progress:
+        result = verify_bundle(files, _pinned(relay_key), cold_only, _signer(signer), progress=progress)
+        page = render_report(result, files, progress)
+        progress.stage("writing the page")
+        atomic_write_text(html_out, page)
     verdict = "all checks pass" if result.ok else f"{len(result.failures)} check(s) FAIL"
     say(f"wrote {html_out}: {verdict}")
     return 0 if result.ok else 1

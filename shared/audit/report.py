@@ -20,6 +20,8 @@ from dydx_airgap.shared.display import escape_for_display
 from dydx_airgap.shared.evidence.files import BundleFiles
 from dydx_airgap.shared.evidence.layout import RECEIPTS, RECEIPTS_SIG
 from dydx_airgap.shared.evidence.verify import NOT_PINNED, SIGNER_NOT_PINNED, Verification
+from dydx_airgap.shared.parallel import map_public
+from dydx_airgap.shared.progress import BatchProgress, disabled
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 MAX_TEXT = 20_000
@@ -90,7 +92,20 @@ def _pretty(body: str | None) -> str:
         return body
 
 
-def render_report(verification: Verification, bundle: BundleFiles) -> str:
+#: From this many codes on, they are drawn on every core; QR_WORKERS None: one worker per CPU.
+QR_PARALLEL_MIN_ITEMS = 256
+QR_WORKERS: int | None = None
+
+
+def _qr_job(job: tuple[str | bytes, str]) -> str:
+    return _qr(*job)
+
+
+def render_report(
+    verification: Verification, bundle: BundleFiles, progress: BatchProgress | None = None
+) -> str:
+    """The page. ``progress``: where a large bundle shows its stages (the QR codes are most of the time:
+    segno picks the best of eight masks for each, about 4 ms a code, so they are drawn on every core)."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -106,7 +121,7 @@ def render_report(verification: Verification, bundle: BundleFiles) -> str:
         _summary(verification),
         _checks(verification),
         _timeline(verification),
-        _artefacts(verification, bundle),
+        _artefacts(verification, bundle, progress if progress is not None else disabled()),
         _relay(verification),
         _log(verification),
         "</body></html>",
@@ -248,10 +263,11 @@ def _timeline(v: Verification) -> str:
     return "<h2>Timeline</h2>" + note + _grid(["time (UTC)", "where", "what"], [list(e) for e in events])
 
 
-def _artefacts(v: Verification, bundle: BundleFiles) -> str:
+def _artefacts(v: Verification, bundle: BundleFiles, progress: BatchProgress) -> str:
     out = ["<h2>Artefacts</h2>"]
     if v.manifest is None:
         return out[0] + '<p class="FAIL">The manifest could not be read.</p>'
+    codes: list[tuple[int, tuple[str | bytes, str]]] = []  # (where in out, what to draw)
     for art in v.manifest.artefacts:
         out.append(f"<h3>{text(art.path)}</h3>")
         rows = [("kind", art.kind), ("SHA-256", art.sha256), ("size", f"{art.size} bytes")]
@@ -268,9 +284,15 @@ def _artefacts(v: Verification, bundle: BundleFiles) -> str:
             and data is not None
             and len(data) <= MAX_QR_BYTES
         ):
-            out.append(_qr(data, f"{art.path} (the whole public payload)"))
+            codes.append((len(out), (data, f"{art.path} (the whole public payload)")))
+            out.append("")
         elif payload is not None and payload.kind != "onboarding-request":
-            out.append(_qr(f"sha256:{art.sha256}", f"{art.path} SHA-256"))
+            codes.append((len(out), (f"sha256:{art.sha256}", f"{art.path} SHA-256")))
+            out.append("")
+    advance = progress.stage("drawing QR codes", len(codes))
+    drawn = map_public(_qr_job, [job for _, job in codes], advance, QR_PARALLEL_MIN_ITEMS, QR_WORKERS)
+    for (position, _), svg in zip(codes, drawn, strict=True):
+        out[position] = svg
     return "".join(out)
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -66,7 +65,7 @@ from dydx_airgap.shared.evidence.manifest import Artefact, Manifest, parse_manif
 from dydx_airgap.shared.evidence.message import manifest_message, manifest_message_hash
 from dydx_airgap.shared.evidence.receipts import Receipts, parse_receipts, verify_receipts_signature
 from dydx_airgap.shared.evidence.secret_scan import SecretScanner
-from dydx_airgap.shared.parallel import run_in_workers, worker_count
+from dydx_airgap.shared.parallel import map_public
 from dydx_airgap.shared.progress import Advance, BatchProgress, disabled
 from dydx_airgap.shared.timestamps import parse_iso_ms
 from dydx_airgap.shared.transport.bodies_v4 import check_signed_tx
@@ -931,35 +930,9 @@ WORKERS: int | None = None
 
 
 def _map_on_cores(function: Callable[[Any], _T], items: Sequence[Any], advance: Advance) -> list[_T]:
-    """``[function(item) for item in items]``, on every core for long lists (shared/parallel.py).
-
-    Everything here is public (a bundle holds no secret, and the no-secret check says so), so answers come
-    back pickled; a worker's answer is only ever read by the process that forked it. A worker that fails
-    changes nothing: the list is then computed here.
-    """
-    count = worker_count(WORKERS, len(items)) if len(items) >= PARALLEL_MIN_ITEMS else 1
-    if count > 1:
-
-        def work(start: int, stop: int) -> bytes:
-            data = pickle.dumps([function(item) for item in items[start:stop]])
-            return len(data).to_bytes(8, "big") + data
-
-        chunks = run_in_workers(len(items), work, count, advance)
-        if chunks is not None:
-            out: list[_T] = []
-            blob = b"".join(chunks)
-            offset = 0
-            while offset + 8 <= len(blob):
-                size = int.from_bytes(blob[offset : offset + 8], "big")
-                out.extend(pickle.loads(blob[offset + 8 : offset + 8 + size]))  # noqa: S301 - our own fork
-                offset += 8 + size
-            if offset == len(blob) and len(out) == len(items):
-                return out
-    results = []
-    for item in items:
-        results.append(function(item))
-        advance(1)
-    return results
+    """``[function(item) for item in items]``, on every core for long lists. Everything here is public (a
+    bundle holds no secret, and the no-secret check says so), so shared/parallel.py's map_public fits."""
+    return map_public(function, items, advance, PARALLEL_MIN_ITEMS, WORKERS)
 
 
 def _eip712_digests(payload: Payload) -> list[str] | None:

@@ -159,6 +159,14 @@ def test_audit_verify_shows_its_stages_on_a_terminal(tmp_path_factory: pytest.Te
     assert code == 0, screen
     assert "checking payloads" in screen and "searching for secrets" in screen, screen
     assert "verdict: all" in screen  # the result, printed after the bar was erased
+    page = flow.root / "progress-report.html"
+    code, screen = run_in_pty(
+        [sys.executable, "-c", AUDIT_NO_DELAY, "report", str(flow.bundle), "--html", str(page)], [], flow.root
+    )
+    assert code == 0, screen
+    for stage in ("checking payloads", "drawing QR codes", "writing the page"):
+        assert stage in screen, stage
+    assert "wrote" in screen and "<svg" in page.read_text()
 
 
 def test_evidence_bundle_shows_its_stages_on_a_terminal_and_nothing_in_a_pipe(
