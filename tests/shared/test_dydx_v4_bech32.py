@@ -114,10 +114,20 @@ def test_bip173_invalid_segwit_addresses_fail_in_bech32_or_regrouping(text: str,
         _segwit_decode(text)
 
 
-@given(st.binary(max_size=50))
-def test_any_payload_round_trips(payload: bytes) -> None:
+# "dydx" + "1" + 6 checksum characters leave BIP-173's 90 for 79 data characters: 49 bytes (392 bits).
+LONGEST_DYDX_PAYLOAD = 49
+
+
+@given(st.binary(max_size=LONGEST_DYDX_PAYLOAD))
+def test_any_payload_that_fits_round_trips(payload: bytes) -> None:
     text = bech32.encode("dydx", payload)
     assert bech32.decode(text, "dydx") == ("dydx", payload)
+
+
+def test_the_longest_payload_fits_exactly_and_one_byte_more_is_refused() -> None:
+    assert len(bech32.encode("dydx", bytes(LONGEST_DYDX_PAYLOAD))) == 90
+    with pytest.raises(InputError, match="91 characters, over the 90 limit"):
+        bech32.encode("dydx", bytes(LONGEST_DYDX_PAYLOAD + 1))
 
 
 def test_bech32m_checksum_is_not_accepted() -> None:
