@@ -1,4 +1,4 @@
-"""Progress of a long batch (derive, recover, derive-v4, evidence bundle, dydx-audit verify) on a terminal.
+"""Progress of a long batch (derive, recover, derive-v4, evidence bundle and its checks) on a terminal.
 
 A batch of thousands of accounts or artefacts runs for seconds; without a sign of life an operator cannot
 tell a slow run from a hung one. The display is rich's progress bar, shown only

@@ -77,10 +77,14 @@ def add_receipts(bundle: Path, state_dir: Path | None, replace: bool, as_json: b
     from dydx_airgap.online.evidence.receipts import add_receipts as build
     from dydx_airgap.online.evidence.receipts import key_fingerprint, write_receipts
     from dydx_airgap.shared.evidence.files import load_bundle
+    from dydx_airgap.shared.progress import BatchProgress
+    from dydx_airgap.shared.progress import wanted as progress_wanted
 
     files = load_bundle(bundle)
-    updated, added = build(files, _state_dir(state_dir), replace)
-    write_receipts(bundle, files, updated)
+    with BatchProgress(progress_wanted(as_json)) as progress:
+        updated, added = build(files, _state_dir(state_dir), replace, progress)
+        progress.stage("writing the receipts")
+        write_receipts(bundle, files, updated)
     if as_json:
         click.echo(
             json.dumps(
@@ -110,13 +114,19 @@ def pack(bundle: Path, out: Path) -> None:
     The bundle must verify (with the key it states) first."""
     from dydx_airgap.shared.evidence.files import load_bundle, write_bundle_archive
     from dydx_airgap.shared.evidence.verify import verify_bundle
+    from dydx_airgap.shared.progress import BatchProgress
+    from dydx_airgap.shared.progress import wanted as progress_wanted
 
     if out.exists():
         raise InputError(f"{out} already exists; choose another --out")
     files = load_bundle(bundle)
-    verification = verify_bundle(files)
-    if not verification.ok:
-        first = verification.failures[0]
-        raise VerificationError(f"{bundle} does not verify ({first.name} {first.artefact}: {first.detail})")
-    data = write_bundle_archive(out, files.files)
+    with BatchProgress(progress_wanted(False)) as progress:
+        verification = verify_bundle(files, progress=progress)
+        if not verification.ok:
+            first = verification.failures[0]
+            raise VerificationError(
+                f"{bundle} does not verify ({first.name} {first.artefact}: {first.detail})"
+            )
+        progress.stage("writing the archive")
+        data = write_bundle_archive(out, files.files)
     click.echo(f"packed {bundle} -> {out} ({len(data)} bytes, SHA-256 {hashlib.sha256(data).hexdigest()})")

@@ -40,6 +40,7 @@ from dydx_airgap.shared.evidence.receipts import (
 )
 from dydx_airgap.shared.evidence.verify import Verification, verify_bundle
 from dydx_airgap.shared.fsutil import make_secret_dir, read_secret_file, write_secret_file
+from dydx_airgap.shared.progress import BatchProgress
 from dydx_airgap.shared.timestamps import iso_ms, now_utc
 from dydx_airgap.shared.transport.payload import Payload
 
@@ -357,9 +358,10 @@ def _v4_transaction_receipts(
 
 
 def add_receipts(
-    bundle: BundleFiles, state_dir: Path, replace: bool = False
+    bundle: BundleFiles, state_dir: Path, replace: bool = False, progress: BatchProgress | None = None
 ) -> tuple[dict[str, bytes], AddedReceipts]:
-    """The bundle's files with relay/receipts.json and .sig added (signed); verified before returning."""
+    """The bundle's files with relay/receipts.json and .sig added (signed); verified before returning.
+    ``progress``: where a large bundle shows the two verifications' stages."""
     from dydx_airgap.online.state_dir import locked_state_dir
 
     files = dict(bundle.files)
@@ -369,7 +371,9 @@ def add_receipts(
         for name in RELAY_FILES:
             files.pop(name, None)
     cold = verify_bundle(
-        BundleFiles(bundle.source, files, list(bundle.problems), bundle.archive_name), cold_only=True
+        BundleFiles(bundle.source, files, list(bundle.problems), bundle.archive_name),
+        cold_only=True,
+        progress=progress,
     )
     if not cold.ok:
         first = cold.failures[0]
@@ -401,7 +405,9 @@ def add_receipts(
     files[RECEIPTS_SIG] = encode_receipts_signature(
         public, digest, key.sign(receipts_signing_message(digest))
     )
-    verification = verify_bundle(BundleFiles(bundle.source, files, [], bundle.archive_name), relay_key=public)
+    verification = verify_bundle(
+        BundleFiles(bundle.source, files, [], bundle.archive_name), relay_key=public, progress=progress
+    )
     if not verification.ok:
         first = verification.failures[0]
         raise VerificationError(

@@ -110,6 +110,7 @@ from dydx_airgap.offline.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 AUDIT_NO_DELAY = NO_DELAY.replace("dydx_airgap.offline.cli", "dydx_airgap.shared.audit.cli")
+RELAY_NO_DELAY = NO_DELAY.replace("dydx_airgap.offline.cli", "dydx_airgap.online.cli")
 
 
 def test_derive_and_recover_show_their_stages_on_a_terminal(tmp_path: Path) -> None:
@@ -192,3 +193,38 @@ def test_evidence_bundle_shows_its_stages_on_a_terminal_and_nothing_in_a_pipe(
         assert result.code == 0, result
         seen = result.out + result.err
         assert "\x1b" not in seen and "collecting" not in seen and "reading back" not in seen
+
+
+def test_the_relays_evidence_commands_show_their_stages_on_a_terminal_and_nothing_in_a_pipe(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    import shutil
+
+    flow = shared_flow(tmp_path_factory)
+    copies = {name: tmp_path / name for name in ("tty", "pipe")}
+    for copy in copies.values():
+        shutil.copytree(flow.bundle, copy)
+    state = ["--state", str(flow.state)]
+    add = ["evidence", "add-receipts", "--replace", *state]
+    code, screen = run_in_pty([sys.executable, "-c", RELAY_NO_DELAY, *add, str(copies["tty"])], [], tmp_path)
+    assert code == 0, screen
+    for stage in ("checking payloads", "searching for secrets", "writing the receipts"):
+        assert stage in screen, stage
+    assert "added relay receipts" in screen
+    code, screen = run_in_pty(
+        [sys.executable, "-c", RELAY_NO_DELAY, "evidence", "pack", str(copies["tty"]), "--out",
+         str(tmp_path / "tty.tar")],
+        [],
+        tmp_path,
+    )  # fmt: skip
+    assert code == 0, screen
+    assert "checking payloads" in screen and "writing the archive" in screen and "packed" in screen
+    for command in (
+        ["dydx-relay", *add, copies["pipe"]],
+        ["dydx-relay", *add, copies["pipe"], "--json"],
+        ["dydx-relay", "evidence", "pack", copies["pipe"], "--out", tmp_path / "pipe.tar"],
+    ):
+        result = run_tool(*command)  # type: ignore[arg-type]
+        assert result.code == 0, result
+        seen = result.out + result.err
+        assert "\x1b" not in seen and "checking payloads" not in seen and "writing the" not in seen
