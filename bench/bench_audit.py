@@ -3,10 +3,11 @@
     .venv/bin/python bench/bench_audit.py [--artefacts 1000] [--repeat 5] [--quick]
 
 The bundle is made by the real code: payloads signed by a cold key (offline/ builders), the bundle written by
-``offline.evidence_bundle.build_bundle`` (which verifies it twice), receipts for every request signed with a
-fresh Ed25519 key, and the deterministic archive. Its mix: one public key, one onboarding request, 100
-tx-request + signed-tx pairs (approve), the evidence log, and the rest api-key-create ladders of 4 rungs.
-The key is derived from a fixed seed with SHA-256, so every run measures the same bundle shape.
+``offline.evidence.bundle.build_bundle`` (which verifies it before writing, then reads it back), receipts
+for every request signed with a fresh Ed25519 key, and the deterministic archive. Its mix: one public key,
+one onboarding request, 100 tx-request + signed-tx pairs (approve), the evidence log, and the rest
+api-key-create ladders of 4 rungs. The key is derived from a fixed seed with SHA-256 (P7 passes the test
+mnemonic's account 0 instead), so every run measures the same bundle shape.
 Prints markdown; asserts nothing (run by bench/run.py as section P4). ``bench_verify`` is the function.
 """
 

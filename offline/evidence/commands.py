@@ -63,8 +63,9 @@ def bundle(
     **kwargs: Any,
 ) -> None:
     """Collect what the evidence log says this key signed, check every file against the log, and write a
-    bundle whose manifest the key signs (EIP-191, dedicated evidence text). Then read it back and verify it
-    as an auditor would. Add the relay's receipts on the online machine: dydx-relay evidence add-receipts.
+    bundle whose manifest the key signs (EIP-191, dedicated evidence text), verified as an auditor would
+    before it is written and read back after. Add the relay's receipts on the online machine: dydx-relay
+    evidence add-receipts.
     """
     from dydx_airgap.offline.evidence.bundle import build_bundle
     from dydx_airgap.offline.keys.cold_key import derive_account
