@@ -158,49 +158,11 @@ def test_every_rung_and_the_onboarding_signature_are_checked(flow: Flow) -> None
     assert ("request-signatures", "cold/onboarding.json") not in failures
 
 
-def test_checks_on_every_core_give_exactly_the_serial_verdicts(
-    flow: Flow, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Large bundles decode, check request signatures and scan for secrets in workers: the same check
-    lines, passing or failing, as one process gives."""
+def count_worker_answers(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Wraps shared/parallel.py's run_in_workers: the list records, per call, whether the workers answered
+    (so a test comparing the parallel path with the serial one knows the parallel path really ran)."""
     from dydx_airgap.shared import parallel as parallel_module
-    from dydx_airgap.shared.evidence import verify as verify_module
 
-    good = dict(load_bundle(flow.bundle).files)
-    swapped = dict(good)
-    raw = json.loads(swapped["cold/apikey.json"])
-    raw["body"]["rungs"][0]["signature"] = raw["body"]["rungs"][1]["signature"]
-    swapped["cold/apikey.json"] = json.dumps(raw).encode()  # not canonical any more: the payload fails
-    real = parallel_module.run_in_workers
-    answered: list[int] = []
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        chunks = real(*args, **kwargs)
-        answered.append(chunks is not None)
-        return chunks
-
-    for files in (good, swapped):
-        serial = [c.line() for c in verify(flow, files).checks]
-        monkeypatch.setattr(verify_module, "PARALLEL_MIN_ITEMS", 1)
-        monkeypatch.setattr(verify_module, "WORKERS", 2)
-        monkeypatch.setattr(parallel_module, "run_in_workers", counting)
-        parallel = [c.line() for c in verify(flow, files).checks]
-        monkeypatch.undo()
-        assert parallel == serial
-    assert answered and all(answered)  # the workers did answer: this compared the two paths
-
-
-def test_the_report_drawn_on_every_core_is_byte_for_byte_the_serial_one(
-    flow: Flow, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A large bundle's QR codes are drawn in workers; the page is the same as one process draws."""
-    from dydx_airgap.shared import parallel as parallel_module
-    from dydx_airgap.shared.audit import report as report_module
-
-    files = load_bundle(flow.bundle)
-    result = verify(flow, files.files)
-    monkeypatch.setattr(report_module, "QR_WORKERS", 1)
-    serial = report_module.render_report(result, files)
     real = parallel_module.run_in_workers
     answered: list[bool] = []
 
@@ -209,9 +171,46 @@ def test_the_report_drawn_on_every_core_is_byte_for_byte_the_serial_one(
         answered.append(chunks is not None)
         return chunks
 
+    monkeypatch.setattr(parallel_module, "run_in_workers", counting)
+    return answered
+
+
+def test_checks_on_every_core_give_exactly_the_serial_verdicts(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large bundles decode, check request signatures and scan for secrets in workers: the same check
+    lines, passing or failing, as one process gives."""
+    from dydx_airgap.shared.evidence import verify as verify_module
+
+    good = dict(load_bundle(flow.bundle).files)
+    swapped = dict(good)
+    raw = json.loads(swapped["cold/apikey.json"])
+    raw["body"]["rungs"][0]["signature"] = raw["body"]["rungs"][1]["signature"]
+    swapped["cold/apikey.json"] = json.dumps(raw).encode()  # not canonical any more: the payload fails
+    for files in (good, swapped):
+        serial = [c.line() for c in verify(flow, files).checks]
+        monkeypatch.setattr(verify_module, "PARALLEL_MIN_ITEMS", 1)
+        monkeypatch.setattr(verify_module, "WORKERS", 2)
+        answered = count_worker_answers(monkeypatch)
+        parallel = [c.line() for c in verify(flow, files).checks]
+        monkeypatch.undo()
+        assert parallel == serial
+        assert answered and all(answered)  # the workers did answer: this compared the two paths
+
+
+def test_the_report_drawn_on_every_core_is_byte_for_byte_the_serial_one(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large bundle's QR codes are drawn in workers; the page is the same as one process draws."""
+    from dydx_airgap.shared.audit import report as report_module
+
+    files = load_bundle(flow.bundle)
+    result = verify(flow, files.files)
+    monkeypatch.setattr(report_module, "QR_WORKERS", 1)
+    serial = report_module.render_report(result, files)
     monkeypatch.setattr(report_module, "QR_PARALLEL_MIN_ITEMS", 1)
     monkeypatch.setattr(report_module, "QR_WORKERS", 2)
-    monkeypatch.setattr(parallel_module, "run_in_workers", counting)
+    answered = count_worker_answers(monkeypatch)
     assert report_module.render_report(result, files) == serial
     assert answered == [True]  # the workers drew the codes: this compared the two paths
     assert serial.count('<div class="qr">') >= 4

@@ -109,13 +109,13 @@ def derive(
     Writes one public file per account (address, STARK public key x and y, fingerprint) and one encrypted
     vault (0600) with the secrets of all accounts. The derivation signatures are never written anywhere.
     """
-    from dydx_airgap.offline.keys.derive import VAULT_ENTRY_LEAST_BYTES, VAULT_NAME, derive_to_directory
+    from dydx_airgap.offline.keys.derive import VAULT_NAME, derive_to_directory
     from dydx_airgap.offline.keys.vault import require_room_for
 
     harden_process()
     source = key_source_from(kwargs)
     indices = parse_account_range(accounts)
-    require_room_for(len(indices), VAULT_ENTRY_LEAST_BYTES)  # before any key is loaded or prompt shown
+    require_room_for(len(indices))  # before any key is loaded or prompt shown
     keys = list(load_keys(source, indices))
     vault_pass = get_secret(
         "vault passphrase",

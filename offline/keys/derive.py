@@ -21,13 +21,7 @@ from dydx_airgap.offline.keys.batch import Beside, derive_accounts_with
 from dydx_airgap.offline.keys.cold_key import DerivedAccount
 from dydx_airgap.offline.keys.passphrase_rule import require_strong_passphrase
 from dydx_airgap.offline.keys.sources import AccountKey
-from dydx_airgap.offline.keys.vault import (
-    VaultKey,
-    new_vault_key,
-    read_vault,
-    require_room_for,
-    write_vault,
-)
+from dydx_airgap.offline.keys.vault import VaultKey, new_vault_key, read_vault, write_vault
 from dydx_airgap.shared.dydx_v3.networks import Network
 from dydx_airgap.shared.dydx_v3.variants import DEFAULT_VARIANT, StarkKeyVariant
 from dydx_airgap.shared.errors import FormatError, InputError, VerificationError
@@ -38,10 +32,6 @@ from dydx_airgap.shared.transport.payload import Payload, new_payload_and_bytes,
 
 VAULT_NAME = "vault.dydx-vault"
 CONTENTS_FORMAT = "dydx-airgap-vault-contents/1"
-
-
-#: No v3 vault entry is shorter: its keys and credentials have fixed lengths (measured: 561 bytes each).
-VAULT_ENTRY_LEAST_BYTES = 400
 
 
 def hex64(value: int) -> str:
@@ -157,14 +147,13 @@ def derive_to_directory(
     """``workers``: None spreads large batches over every CPU (offline/keys/batch.py); 1 forces one
     process. ``progress``: where a long batch shows its stages (shared/progress.py)."""
     shown = progress if progress is not None else disabled()
-    key_list = list(keys)
-    if not key_list:
-        raise InputError("no accounts to derive")
-    require_room_for(len(key_list), VAULT_ENTRY_LEAST_BYTES)
     out = make_secret_dir(out_dir)
     vault_path = out / VAULT_NAME
     records: list[DerivedRecord] = []
     entries: list[dict[str, Any]] = []
+    key_list = list(keys)
+    if not key_list:
+        raise InputError("no accounts to derive")
     require_strong_passphrase(vault_passphrase, "vault passphrase")
     vault_keys: list[VaultKey] = []
     # Each account's public payload is built, origin-signed and validated in the worker that derived it;

@@ -55,13 +55,13 @@ def derive_v4(
     mnemonic) into the encrypted vault's v4 section, and nowhere else.
     """
     from dydx_airgap.offline.keys.derive import VAULT_NAME
-    from dydx_airgap.offline.keys.v4_derive import VAULT_ENTRY_LEAST_BYTES, derive_v4_to_directory, v4_sources
+    from dydx_airgap.offline.keys.v4_derive import derive_v4_to_directory, v4_sources
     from dydx_airgap.offline.keys.vault import require_room_for
 
     harden_process()
     v4_mnemonic = v4_mnemonic_from(kwargs)
     indices = parse_account_range(accounts)
-    require_room_for(len(indices), VAULT_ENTRY_LEAST_BYTES)  # before any key is loaded or prompt shown
+    require_room_for(len(indices))  # before any key is loaded or prompt shown
     sources = v4_sources(key_source_from(kwargs), v4_mnemonic, indices)
     vault_pass = get_secret(
         "vault passphrase",

@@ -30,7 +30,7 @@ from dydx_airgap.offline.keys.derive import CONTENTS_FORMAT, VAULT_NAME
 from dydx_airgap.offline.keys.prompts import get_secret
 from dydx_airgap.offline.keys.sources import AccountKey, load_keys
 from dydx_airgap.offline.keys.v4_account import V4Account, account_from_mnemonic
-from dydx_airgap.offline.keys.vault import read_vault, require_room_for, write_vault
+from dydx_airgap.offline.keys.vault import read_vault, write_vault
 from dydx_airgap.offline.options import KeySourceOptions, V4MnemonicOptions
 from dydx_airgap.shared.dydx_v4.networks import V4Network
 from dydx_airgap.shared.dydx_v4.onboarding import HD_PATH
@@ -229,11 +229,6 @@ def derive_records(
     return records
 
 
-#: No v4 vault entry is shorter: field names, a 24-word mnemonic of 3-letter words at least, a public key
-#: and two addresses of fixed length (measured: 780 bytes from an Ethereum key, about 600 from a mnemonic).
-VAULT_ENTRY_LEAST_BYTES = 400
-
-
 def derive_v4_to_directory(
     network: V4Network,
     sources: list[V4Source],
@@ -245,7 +240,6 @@ def derive_v4_to_directory(
 ) -> list[V4Record]:
     if not sources:
         raise InputError("no accounts to derive")
-    require_room_for(len(sources), VAULT_ENTRY_LEAST_BYTES)
     shown = progress if progress is not None else disabled()
     # Derive everything first: a bad key source must not leave even an empty directory behind.
     records = derive_records(network, sources, out_dir, shown, workers)
